@@ -1,0 +1,1 @@
+"""Code shared by the detect, persist and notify steps: ports, record model, error names."""

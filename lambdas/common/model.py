@@ -1,0 +1,89 @@
+"""The data that flows between steps and into the record store."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One S3 object version, as the state machine's Normalise step describes it.
+
+    ``key`` is always the decoded object key (spaces and non-ASCII letters as such).
+    """
+
+    bucket: str
+    key: str
+    version_id: str | None
+    etag: str
+    size: int
+    sequencer: str
+    event_time: str
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> ImageRef:
+        """Build from the state's ``{bucket, key, versionId, etag, size, sequencer, eventTime}``."""
+        return cls(
+            bucket=data["bucket"],
+            key=data["key"],
+            version_id=data.get("versionId"),
+            etag=data.get("etag", ""),
+            size=int(data.get("size", 0)),
+            sequencer=data.get("sequencer", ""),
+            event_time=data.get("eventTime", ""),
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "versionId": self.version_id,
+            "etag": self.etag,
+            "size": self.size,
+            "sequencer": self.sequencer,
+            "eventTime": self.event_time,
+        }
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    bucket: str
+    key: str
+    version_id: str | None
+    etag: str
+    size: int
+    content_type: str | None = None
+
+
+@dataclass
+class FaceRecord:
+    """What persist stores per image version (DynamoDB item / SQLite row)."""
+
+    bucket: str
+    key: str
+    version_id: str
+    etag: str
+    size: int
+    sequencer: str
+    status: str  # "DETECTED" or "FAILED"
+    face_count: int = 0
+    faces: list[dict[str, Any]] = field(default_factory=list)
+    detected_at: str = ""
+    execution_arn: str = ""
+    error: str | None = None
+    reason: str | None = None
+    event_time: str = ""
+    notified_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Email:
+    """A plain-text email about one image version; ``dedup_id`` names that version."""
+
+    subject: str
+    body: str
+    dedup_id: str

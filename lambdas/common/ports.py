@@ -1,0 +1,60 @@
+"""The four ports between the step logic and the services it uses.
+
+Each has an AWS adapter (in ``lambdas``) and a local adapter (in ``facepipe.local``);
+the step logic sees only these protocols, so it is written once and wired twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from lambdas.common.model import Email, FaceRecord, ImageRef, ObjectInfo
+
+FaceAttributes = Literal["DEFAULT", "ALL"]
+
+
+class Detector(Protocol):
+    """Finds faces in an image, answering in Rekognition DetectFaces' ``FaceDetails`` shape.
+
+    Raises the errors of ``lambdas.common.errors`` under the names Rekognition uses.
+    """
+
+    def detect_faces(self, image: ImageRef, attributes: FaceAttributes) -> list[dict[str, Any]]:
+        ...
+
+
+class RecordStore(Protocol):
+    """One record per image version; idempotent and order-safe by S3 sequencer."""
+
+    def put_if_newer(self, record: FaceRecord) -> bool:
+        """Write unless a record with the same or a newer sequencer is stored.
+
+        Returns True when this call wrote, False when it was a duplicate or stale event.
+        """
+        ...
+
+    def get(self, key: str, version_id: str) -> FaceRecord | None: ...
+
+    def claim_notification(self, key: str, version_id: str) -> bool:
+        """Atomically mark the version as being notified; True only for the first claim."""
+        ...
+
+    def release_notification(self, key: str, version_id: str) -> None:
+        """Undo a claim whose email could not be sent, so a retry may send it."""
+        ...
+
+
+class Notifier(Protocol):
+    """Delivers the email about an image with faces (SNS in AWS, SMTP or Maildir offline)."""
+
+    def send(self, email: Email) -> str:
+        """Send and return a message id."""
+        ...
+
+
+class ObjectStore(Protocol):
+    """Where uploaded images live (S3 in AWS, a local bucket folder offline)."""
+
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo: ...
+
+    def get_bytes(self, bucket: str, key: str, version_id: str | None = None) -> bytes: ...
