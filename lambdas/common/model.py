@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import quote_plus, unquote_plus
 
 
 @dataclass(frozen=True)
@@ -11,6 +12,9 @@ class ImageRef:
     """One S3 object version, as the state machine's Normalise step describes it.
 
     ``key`` is always the decoded object key (spaces and non-ASCII letters as such).
+    In the state machine's state the key stays as S3 wrote it into the EventBridge event:
+    URL-encoded, a space as ``+`` (ASL cannot decode it). ``from_state`` decodes it and
+    ``to_state`` encodes it back, so the pair round-trips.
     """
 
     bucket: str
@@ -26,7 +30,7 @@ class ImageRef:
         """Build from the state's ``{bucket, key, versionId, etag, size, sequencer, eventTime}``."""
         return cls(
             bucket=data["bucket"],
-            key=data["key"],
+            key=unquote_plus(data["key"]),
             version_id=data.get("versionId"),
             etag=data.get("etag", ""),
             size=int(data.get("size", 0)),
@@ -37,7 +41,7 @@ class ImageRef:
     def to_state(self) -> dict[str, Any]:
         return {
             "bucket": self.bucket,
-            "key": self.key,
+            "key": quote_plus(self.key, safe="/"),
             "versionId": self.version_id,
             "etag": self.etag,
             "size": self.size,
