@@ -99,12 +99,15 @@ _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
 _KEYWORD = re.compile(r"(true|false|null)\b")
 _KEYWORD_VALUES = {"true": True, "false": False, "null": None}
 _ESCAPABLE = "'{}\\"
-_IS_CALL = re.compile(r"States\.[A-Za-z0-9]+\s*\(.*\)\s*", re.DOTALL)
 
 
 def is_intrinsic(text: str) -> bool:
-    """Whether a ``.$`` value is an intrinsic call rather than a path."""
-    return isinstance(text, str) and _IS_CALL.fullmatch(text) is not None
+    """Whether a ``.$`` value is an intrinsic call rather than a path.
+
+    Only the opening ``States.Name(`` is checked, so a malformed call is still treated as a
+    call and fails with a syntax message rather than as a path that matches nothing.
+    """
+    return isinstance(text, str) and _CALL_START.match(text) is not None
 
 
 class _Parser:

@@ -42,7 +42,13 @@ def fails(expression: str, values: dict[str, Any] | None = None, match: str = ""
 
 @pytest.mark.parametrize(
     "text",
-    ["States.UUID()", "States.Format('{}', $.a)", "States.Array ( )", "States.Nope(1)"],
+    [
+        "States.UUID()",
+        "States.Format('{}', $.a)",
+        "States.Array ( )",
+        "States.Nope(1)",
+        "States.Array('unterminated",
+    ],
 )
 def test_calls_are_intrinsics(text: str) -> None:
     assert is_intrinsic(text)
