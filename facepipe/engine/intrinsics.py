@@ -46,7 +46,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["IntrinsicFailure", "evaluate_intrinsic", "is_intrinsic", "validate_intrinsic"]
+__all__ = [
+    "IntrinsicFailure",
+    "evaluate_intrinsic",
+    "intrinsic_paths",
+    "is_intrinsic",
+    "validate_intrinsic",
+]
 
 PathResolver = Callable[[str], Any]
 
@@ -248,6 +254,24 @@ def _parse(expression: str) -> _Call:
 def validate_intrinsic(expression: str) -> None:
     """Check syntax, function names and argument counts without evaluating anything."""
     _parse(expression)
+
+
+def intrinsic_paths(expression: str) -> tuple[str, ...]:
+    """The path arguments of a call and its nested calls, as written, in order.
+
+    Lets a definition check validate each path before any execution runs.
+    """
+    return tuple(_paths_of(_parse(expression)))
+
+
+def _paths_of(call: _Call) -> list[str]:
+    paths: list[str] = []
+    for arg in call.args:
+        if isinstance(arg, _Path):
+            paths.append(arg.path)
+        elif isinstance(arg, _Call):
+            paths.extend(_paths_of(arg))
+    return paths
 
 
 # --- evaluation ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 from facepipe.engine.intrinsics import (
     IntrinsicFailure,
     evaluate_intrinsic,
+    intrinsic_paths,
     is_intrinsic,
     validate_intrinsic,
 )
@@ -101,6 +102,12 @@ def test_paths_are_handed_to_the_resolver_exactly_as_written() -> None:
     result = evaluate_intrinsic(f"States.Array({', '.join(paths)})", resolve)
     assert seen == paths
     assert result == paths
+
+
+def test_intrinsic_paths_lists_every_path_argument_for_definition_checks() -> None:
+    expression = "States.Format('{} {}', $.a, States.ArrayGetItem($$.Map.Item.Value, $index))"
+    assert intrinsic_paths(expression) == ("$.a", "$$.Map.Item.Value", "$index")
+    assert intrinsic_paths("States.UUID()") == ()
 
 
 def test_resolver_errors_propagate_untouched() -> None:
