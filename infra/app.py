@@ -1,0 +1,48 @@
+"""The CDK app: ``cdk synth`` runs ``python -m infra.app`` (see cdk.json)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import App, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from infra.settings import StackSettings
+from infra.sources import REPO_ROOT
+from infra.stack import FacePipeStack
+
+CDK_JSON = REPO_ROOT / "cdk.json"
+
+
+def default_context() -> dict[str, Any]:
+    """The context defaults from cdk.json, so tests synthesize what `cdk synth` does."""
+    return dict(json.loads(CDK_JSON.read_text(encoding="utf-8")).get("context", {}))
+
+
+def build_app(
+    context: Mapping[str, Any] | None = None, *, outdir: str | None = None
+) -> tuple[App, FacePipeStack]:
+    """The app with the stack and cdk-nag's AwsSolutions checks applied.
+
+    ``context`` overrides cdk.json's defaults; so does ``-c key=value`` on the CLI.
+    """
+    app = App(context={**default_context(), **(context or {})}, outdir=outdir)
+    settings = StackSettings.from_context(app.node.try_get_context)
+    stack = FacePipeStack(app, settings.stack_name, settings=settings)
+    # Findings interrupt synthesis; acknowledgements (with reasons) are copied into each
+    # resource's Metadata so the template itself is the audit trail.
+    Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True)
+    )
+    return app, stack
+
+
+def main() -> None:
+    app, _ = build_app()
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""FacePipeStack: storage, table, alerts, network, functions, workflow and trigger composed."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, CfnElement, CfnOutput, Fn, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.alerts import FIVE_MINUTES, Alerts
+from infra.events import UploadTrigger
+from infra.functions import PipelineFunctions, VpcPlacement, log_retention
+from infra.nag import acknowledge
+from infra.network import PrivateNetwork
+from infra.settings import StackSettings
+from infra.storage import UPLOAD_PREFIX, ImageStorage
+from infra.table import FaceRecordTable
+from infra.workflow import FacePipelineWorkflow
+
+# Output keys other tools (facepipe.aws) read from the deployed stack.
+OUTPUT_KEYS = (
+    "BucketName",
+    "UploadPrefix",
+    "StateMachineArn",
+    "TableName",
+    "TopicArn",
+    "ConsoleUrl",
+)
+
+
+class FacePipeStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, settings: StackSettings) -> None:
+        super().__init__(
+            scope, construct_id, description="facepipe: S3 upload -> Step Functions face detection"
+        )
+        retention = log_retention(settings.log_retention_days)
+        storage = ImageStorage(self, "Storage")
+        table = FaceRecordTable(self, "Table")
+        alerts = Alerts(self, "Alerts", email=settings.notification_email)
+        placement = None
+        if settings.vpc_enabled:
+            network = PrivateNetwork(self, "Network", log_retention=retention)
+            placement = VpcPlacement(network.vpc, network.function_security_group)
+        functions = PipelineFunctions(self, "Functions", settings=settings, placement=placement)
+        self._grant_steps(functions, storage, table, alerts)
+        workflow = FacePipelineWorkflow(
+            self,
+            "Workflow",
+            detect=functions.detect,
+            persist=functions.persist,
+            notify=functions.notify,
+            workflow_type=settings.workflow_type,
+            log_retention=retention,
+        )
+        trigger = UploadTrigger(
+            self,
+            "Trigger",
+            bucket_name=storage.bucket.bucket_name,
+            state_machine=workflow.state_machine,
+        )
+        alerts.alarm_when_positive(
+            "ExecutionsFailed",
+            metric=workflow.state_machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
+            description="A face pipeline execution failed.",
+        )
+        alerts.alarm_when_positive(
+            "UploadEventsDeadLettered",
+            metric=trigger.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=FIVE_MINUTES, statistic="Maximum"
+            ),
+            description="Upload events could not start the pipeline; see the dead-letter queue.",
+        )
+        self._outputs(storage, table, alerts, workflow)
+
+    def _grant_steps(
+        self,
+        functions: PipelineFunctions,
+        storage: ImageStorage,
+        table: FaceRecordTable,
+        alerts: Alerts,
+    ) -> None:
+        # rekognition:DetectFaces has no resource-level permissions: "*" is the only form.
+        functions.detect.add_to_role_policy(
+            iam.PolicyStatement(actions=["rekognition:DetectFaces"], resources=["*"])
+        )
+        # Rekognition reads the S3 object with the caller's permissions (by version).
+        functions.detect.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[storage.upload_objects_arn],
+            )
+        )
+        acknowledge(
+            functions.detect.role or functions.detect,
+            f"AwsSolutions-IAM5[Resource::<{self.get_logical_id(_cfn(storage.bucket))}.Arn>/uploads/*]",
+            "Rekognition reads the uploaded object as the caller; any object under uploads/ may "
+            "be an image to detect, and nothing outside that prefix is readable.",
+        )
+        table_arn = table.table.table_arn
+        functions.persist.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                resources=[table_arn],
+            )
+        )
+        functions.notify.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[table_arn]
+            )
+        )
+        alerts.grant_publish(functions.notify)
+        for function in (functions.persist, functions.notify):
+            function.add_environment("TABLE_NAME", table.table.table_name)
+        functions.notify.add_environment("TOPIC_ARN", alerts.topic.topic_arn)
+
+    def _outputs(
+        self,
+        storage: ImageStorage,
+        table: FaceRecordTable,
+        alerts: Alerts,
+        workflow: FacePipelineWorkflow,
+    ) -> None:
+        arn = workflow.state_machine.state_machine_arn
+        values = {
+            "BucketName": storage.bucket.bucket_name,
+            "UploadPrefix": UPLOAD_PREFIX,
+            "StateMachineArn": arn,
+            "TableName": table.table.table_name,
+            "TopicArn": alerts.topic.topic_arn,
+            "ConsoleUrl": Fn.join(
+                "",
+                [
+                    f"https://{Aws.REGION}.console.aws.amazon.com/states/home?region={Aws.REGION}",
+                    "#/statemachines/view/",
+                    arn,
+                ],
+            ),
+        }
+        for key in OUTPUT_KEYS:
+            CfnOutput(self, key, value=values[key])
+
+
+def _cfn(construct: Construct) -> CfnElement:
+    child = construct.node.default_child
+    assert isinstance(child, CfnElement)
+    return child
