@@ -1,0 +1,164 @@
+"""S3 "Object Created" events in EventBridge's shape, filtered by the deployed upload rule."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from facepipe.local.eventpattern import EventPattern
+from facepipe.local.events import (
+    LocalEventBus,
+    S3EventSource,
+    decode_event_key,
+    encode_event_key,
+    load_upload_rule,
+    object_created_event,
+)
+from facepipe.local.objectstore import LocalObjectStore
+from facepipe.resources import upload_rule_path
+
+BUCKET = "faces-local"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalObjectStore:
+    return LocalObjectStore(tmp_path / "buckets")
+
+
+def test_event_has_eventbridges_exact_shape(store: LocalObjectStore):
+    stored = store.put_object(BUCKET, "uploads/a.jpg", b"hello")
+
+    event = object_created_event(stored, region="eu-west-1", account="123456789012")
+
+    assert set(event) == {
+        "version",
+        "id",
+        "detail-type",
+        "source",
+        "account",
+        "time",
+        "region",
+        "resources",
+        "detail",
+    }
+    assert uuid.UUID(event["id"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event["time"])
+    assert event["detail"]["request-id"].isalnum() and len(event["detail"]["request-id"]) == 16
+    del event["id"], event["detail"]["request-id"]
+    assert event == {
+        "version": "0",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": stored.last_modified,
+        "region": "eu-west-1",
+        "resources": [f"arn:aws:s3:::{BUCKET}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": BUCKET},
+            "object": {
+                "key": "uploads/a.jpg",
+                "size": 5,
+                "etag": "5d41402abc4b2a76b9719d911017c592",  # md5("hello"), no quotes
+                "version-id": stored.version_id,
+                "sequencer": stored.sequencer,
+            },
+            "requester": "123456789012",
+            "source-ip-address": "127.0.0.1",
+            "reason": "PutObject",
+        },
+    }
+    json.dumps(event)  # plain JSON, as EventBridge delivers
+
+
+@pytest.mark.parametrize(
+    ("key", "encoded"),
+    [
+        ("uploads/my photo.jpg", "uploads/my+photo.jpg"),
+        ("uploads/a+b.jpg", "uploads/a%2Bb.jpg"),
+        ("uploads/100%.jpg", "uploads/100%25.jpg"),
+        ("uploads/été.png", "uploads/%C3%A9t%C3%A9.png"),
+        ("../x.jpg", "../x.jpg"),
+    ],
+)
+def test_keys_are_url_encoded_as_s3_does_and_decode_back(key: str, encoded: str):
+    assert encode_event_key(key) == encoded
+    assert decode_event_key(encoded) == key
+
+
+def _event_for(store: LocalObjectStore, key: str, bucket: str = BUCKET) -> dict[str, Any]:
+    return object_created_event(store.put_object(bucket, key, b"x"))
+
+
+@pytest.mark.parametrize(
+    ("key", "bucket", "expected"),
+    [
+        ("uploads/a.jpg", BUCKET, True),
+        ("uploads/deep/er/a.JPEG", BUCKET, True),
+        ("uploads/my holiday photo.PNG", BUCKET, True),
+        ("uploads/a.gif", BUCKET, False),
+        ("elsewhere/a.jpg", BUCKET, False),
+        ("uploads/a.jpg", "another-bucket", False),
+    ],
+)
+def test_the_deployed_upload_rule_decides_which_uploads_start_the_pipeline(
+    store: LocalObjectStore, key: str, bucket: str, expected: bool
+):
+    rule = load_upload_rule(BUCKET)
+
+    assert rule.matches(_event_for(store, key, bucket)) is expected
+
+
+def test_the_upload_rule_file_keeps_the_bucket_placeholder():
+    assert "${BucketName}" in upload_rule_path().read_text(encoding="utf-8")
+
+
+def test_a_broken_rule_file_is_reported_with_its_path(tmp_path: Path):
+    broken = tmp_path / "upload_rule.json"
+    broken.write_text('{"source": ["aws.s3"]', encoding="utf-8")
+
+    with pytest.raises(ValueError, match=r"upload_rule\.json is not valid JSON"):
+        load_upload_rule(BUCKET, broken)
+
+
+def test_bus_delivers_to_every_matching_rule_and_only_those(tmp_path: Path):
+    bus = LocalEventBus()
+    uploads: list[dict[str, Any]] = []
+    everything: list[dict[str, Any]] = []
+    bus.add_rule("uploads", load_upload_rule(BUCKET), uploads.append)
+    bus.add_rule("all-s3", EventPattern({"source": ["aws.s3"]}), everything.append)
+    store = LocalObjectStore(tmp_path / "buckets", on_object_created=S3EventSource(bus))
+
+    store.put_object(BUCKET, "uploads/face.jpg", b"x")
+    store.put_object(BUCKET, "notes/readme.txt", b"y")
+
+    assert [decode_event_key(e["detail"]["object"]["key"]) for e in uploads] == ["uploads/face.jpg"]
+    assert len(everything) == 2
+
+
+def test_a_failing_target_does_not_keep_the_event_from_the_others():
+    bus = LocalEventBus()
+    delivered: list[dict[str, Any]] = []
+
+    def broken(event: dict[str, Any]) -> None:
+        raise RuntimeError("target down")
+
+    bus.add_rule("broken", EventPattern({"source": ["aws.s3"]}), broken)
+    bus.add_rule("working", EventPattern({"source": ["aws.s3"]}), delivered.append)
+
+    with pytest.raises(RuntimeError, match="target down"):
+        bus.put_event({"source": "aws.s3"})
+    assert delivered == [{"source": "aws.s3"}]
+
+
+def test_rule_names_are_unique_on_a_bus():
+    bus = LocalEventBus()
+    bus.add_rule("r", EventPattern({"source": ["a"]}), lambda event: None)
+
+    with pytest.raises(ValueError, match="already on the bus"):
+        bus.add_rule("r", EventPattern({"source": ["b"]}), lambda event: None)
