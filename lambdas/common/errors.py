@@ -61,3 +61,8 @@ TRANSIENT_ERRORS: tuple[type[StepError], ...] = (
     ProvisionedThroughputExceededException,
     ServiceUnavailableError,
 )
+
+
+# --- bad step input ----------------------------------------------------------------------
+class StepInputError(StepError):
+    """A step got input the state machine never sends (a hand-made or truncated event)."""

@@ -38,6 +38,11 @@ class ImageRef:
             event_time=data.get("eventTime", ""),
         )
 
+    @property
+    def record_version_id(self) -> str:
+        """The version id records are stored under; "null" as S3 names unversioned objects."""
+        return self.version_id or "null"
+
     def to_state(self) -> dict[str, Any]:
         return {
             "bucket": self.bucket,

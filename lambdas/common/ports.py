@@ -19,8 +19,7 @@ class Detector(Protocol):
     Raises the errors of ``lambdas.common.errors`` under the names Rekognition uses.
     """
 
-    def detect_faces(self, image: ImageRef, attributes: FaceAttributes) -> list[dict[str, Any]]:
-        ...
+    def detect_faces(self, image: ImageRef, attributes: FaceAttributes) -> list[dict[str, Any]]: ...
 
 
 class RecordStore(Protocol):

@@ -1,0 +1,1 @@
+"""AWS adapters behind the ports: Rekognition, DynamoDB, SNS (boto3 only)."""

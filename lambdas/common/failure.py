@@ -1,0 +1,49 @@
+"""The human-readable reason stored with a FAILED record, from a Step Functions Catch.
+
+A Catch with ``ResultPath: $.error`` gives ``{"Error": name, "Cause": text}``; for a
+Lambda error the Cause is JSON with ``errorMessage`` (our StepError's reason).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+REASON_LIMIT = 2000
+
+_EXPLANATIONS = {
+    "InvalidImageFormatException": "The file is not a JPEG or PNG image, or it is damaged.",
+    "ImageTooLargeException": "The image is larger than face detection accepts (15 MB).",
+    "InvalidParameterException": (
+        "The image is outside the sizes face detection accepts "
+        "(at most 10,000 and at least 80 pixels a side)."
+    ),
+    "InvalidS3ObjectException": (
+        "The image (this version of it) could not be read: it was deleted or is not accessible."
+    ),
+    "ThrottlingException": "Face detection stayed throttled after every retry.",
+    "ProvisionedThroughputExceededException": "The service stayed over capacity after every retry.",
+    "ServiceUnavailableError": "A service the pipeline needs stayed unreachable after every retry.",
+    "States.Timeout": "A step took longer than it is allowed to.",
+}
+
+
+def _cause_message(cause: str) -> str:
+    try:
+        parsed = json.loads(cause)
+    except (TypeError, ValueError):
+        return cause
+    if isinstance(parsed, dict) and parsed.get("errorMessage"):
+        return str(parsed["errorMessage"])
+    return cause
+
+
+def failure_reason(error: dict[str, Any]) -> tuple[str, str]:
+    """``(error name, reason for people)`` from a Catch's ``{"Error", "Cause"}``."""
+    name = str(error.get("Error") or "UnknownError")
+    message = _cause_message(str(error.get("Cause") or "")).strip()
+    explanation = _EXPLANATIONS.get(name, f"The pipeline failed with {name}.")
+    reason = f"{explanation} {message}".strip() if message else explanation
+    if len(reason) > REASON_LIMIT:
+        reason = reason[: REASON_LIMIT - 3] + "..."
+    return name, reason

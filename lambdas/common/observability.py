@@ -1,0 +1,51 @@
+"""Powertools logging, tracing and metrics around a step, for its AWS Lambda entry point.
+
+The step logic (``create_handler``) logs through ``logger`` offline too; only the Lambda
+entry adds the Lambda context, X-Ray and CloudWatch metrics around it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from lambdas.common.config import required_env
+from lambdas.common.errors import StepError
+
+StepHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+def count(name: str, value: float = 1) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def lambda_entry(
+    build_step: Callable[[], StepHandler], record_metrics: Callable[[dict[str, Any]], None]
+) -> StepHandler:
+    """The ``lambda_handler`` for a step: builds it lazily, logs, traces and counts."""
+
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler
+    @logger.inject_lambda_context(clear_state=True)
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        metrics.namespace = required_env(os.environ, "POWERTOOLS_METRICS_NAMESPACE")
+        try:
+            result = build_step()(event, context)
+        except StepError as error:
+            count("Failures")
+            logger.warning(
+                "step failed", extra={"error": type(error).__name__, "reason": error.reason}
+            )
+            raise
+        record_metrics(result)
+        return result
+
+    return lambda_handler

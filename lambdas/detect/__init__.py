@@ -1,0 +1,1 @@
+"""The detect step of the face pipeline."""

@@ -1,0 +1,87 @@
+"""Detect step: find faces in the uploaded image version and summarise them compactly.
+
+Payload in: ``{"image": {bucket, key, versionId, etag, size, sequencer, eventTime},
+"executionArn"}``. Out: ``{"faceCount", "faces", "attributes", "minConfidence",
+"detectedAt"}``. Rekognition's errors surface under their own names (see lambdas/README.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from lambdas.common.aws.rekognition import RekognitionDetector
+from lambdas.common.config import choice_env, number_env
+from lambdas.common.faces import summarize_faces
+from lambdas.common.observability import StepHandler, count, lambda_entry, logger
+from lambdas.common.ports import Detector, FaceAttributes
+from lambdas.common.step_input import read_execution_arn, read_image
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    attributes: FaceAttributes = "DEFAULT"
+    min_confidence: float = 90.0
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> DetectConfig:
+        """FACE_ATTRIBUTES (DEFAULT|ALL, default DEFAULT), MIN_CONFIDENCE (0-100, default 90)."""
+        attributes = choice_env(environ, "FACE_ATTRIBUTES", "DEFAULT", ("DEFAULT", "ALL"))
+        return cls(
+            attributes=cast(FaceAttributes, attributes),
+            min_confidence=number_env(environ, "MIN_CONFIDENCE", 90.0, 0.0, 100.0),
+        )
+
+
+def create_handler(detector: Detector, config: DetectConfig) -> StepHandler:
+    """The detect step on any Detector (Rekognition in AWS, a local model offline)."""
+
+    def detect(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        image = read_image(event)
+        logger.append_keys(execution_arn=read_execution_arn(event))
+        found = detector.detect_faces(image, config.attributes)
+        faces = summarize_faces(found, config.attributes, config.min_confidence)
+        logger.info(
+            "faces detected",
+            extra={"face_count": len(faces), "faces_below_threshold": len(found) - len(faces)},
+        )
+        return {
+            "faceCount": len(faces),
+            "faces": faces,
+            "attributes": config.attributes,
+            "minConfidence": config.min_confidence,
+            "detectedAt": config.clock().isoformat(timespec="seconds"),
+        }
+
+    return detect
+
+
+def rekognition_client() -> Any:
+    import boto3
+
+    return boto3.client("rekognition")
+
+
+@functools.cache
+def aws_step() -> StepHandler:
+    """Built on first invocation, so importing this module needs no AWS settings."""
+    return create_handler(
+        RekognitionDetector(rekognition_client()), DetectConfig.from_env(os.environ)
+    )
+
+
+def _record_metrics(result: dict[str, Any]) -> None:
+    count("ImagesProcessed")
+    count("FacesFound", result["faceCount"])
+
+
+lambda_handler = lambda_entry(lambda: aws_step(), _record_metrics)

@@ -1,0 +1,1 @@
+"""The notify step of the face pipeline."""

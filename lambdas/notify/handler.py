@@ -1,0 +1,76 @@
+"""Notify step: email the people subscribed that faces were found, once per image version.
+
+Payload in: ``{"image", "detection", "executionArn"}``. Out: ``{"sent", "messageId"}``;
+``sent`` is false when this image version was already notified (a duplicate event).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lambdas.common.aws.dynamodb import DynamoDbRecordStore
+from lambdas.common.aws.sns import SnsNotifier
+from lambdas.common.config import required_env
+from lambdas.common.face_email import build_face_email, step_functions_console_url
+from lambdas.common.observability import StepHandler, count, lambda_entry, logger
+from lambdas.common.ports import Notifier, RecordStore
+from lambdas.common.step_input import read_execution_arn, read_image, read_object
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """``execution_url`` links an execution ARN to where a person can look at it."""
+
+    execution_url: Callable[[str], str] = field(default=step_functions_console_url)
+
+
+def create_handler(store: RecordStore, notifier: Notifier, config: NotifyConfig) -> StepHandler:
+    """The notify step on any RecordStore and Notifier (SNS in AWS, SMTP/Maildir offline)."""
+
+    def notify(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        image, detection = read_image(event), read_object(event, "detection")
+        execution_arn = read_execution_arn(event)
+        logger.append_keys(execution_arn=execution_arn)
+        if not store.claim_notification(image.key, image.record_version_id):
+            logger.info("notification skipped: this image version was already notified")
+            return {"sent": False, "messageId": None}
+        email = build_face_email(image, detection, config.execution_url(execution_arn))
+        try:
+            message_id = notifier.send(email)
+        except Exception:
+            # Give the claim back so the state machine's retry can send the email.
+            store.release_notification(image.key, image.record_version_id)
+            raise
+        logger.info("notification sent", extra={"message_id": message_id})
+        return {"sent": True, "messageId": message_id}
+
+    return notify
+
+
+def aws_clients(table_name: str) -> tuple[Any, Any]:
+    """The DynamoDB table resource and SNS client."""
+    import boto3
+
+    return boto3.resource("dynamodb").Table(table_name), boto3.client("sns")
+
+
+@functools.cache
+def aws_step() -> StepHandler:
+    """Built on first invocation, so importing this module needs no AWS settings."""
+    table_name = required_env(os.environ, "TABLE_NAME")
+    topic_arn = required_env(os.environ, "TOPIC_ARN")
+    table, sns = aws_clients(table_name)
+    notifier = SnsNotifier(sns, topic_arn)
+    return create_handler(DynamoDbRecordStore(table), notifier, NotifyConfig())
+
+
+def _record_metrics(result: dict[str, Any]) -> None:
+    if result["sent"]:
+        count("NotificationsSent")
+
+
+lambda_handler = lambda_entry(lambda: aws_step(), _record_metrics)

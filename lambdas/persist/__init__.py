@@ -1,0 +1,1 @@
+"""The persist step of the face pipeline."""
