@@ -2,7 +2,9 @@
 
 The engine calls :func:`is_intrinsic` on every ``.$`` value and :func:`evaluate_intrinsic`
 on those that are calls; any bad call raises :class:`IntrinsicFailure`, which the engine
-reports as ``States.IntrinsicFailure`` with the message as cause.
+reports as ``States.IntrinsicFailure`` with the message as cause. At definition time
+:func:`validate_intrinsic` checks syntax, names and argument counts, and
+:func:`intrinsic_paths` lists the path arguments so they can be checked too.
 
 Supported: States.Format, StringToJson, JsonToString, Array, ArrayPartition, ArrayContains,
 ArrayRange, ArrayGetItem, ArrayLength, ArrayUnique, Base64Encode, Base64Decode, Hash,
