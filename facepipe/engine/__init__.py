@@ -1,0 +1,23 @@
+"""A local Amazon States Language (JSONPath) engine: stdlib only, cheap to import.
+
+    machine = StateMachine(definition, substitutions)      # validates, or DefinitionError
+    result = machine.run(input, resolver={"fn": handler})  # ExecutionResult
+
+See `python -m facepipe.engine --help` for the command line.
+"""
+
+from facepipe.engine.clock import Clock, FakeClock, SystemClock
+from facepipe.engine.errors import DefinitionError, StatesError
+from facepipe.engine.machine import ExecutionResult, StateMachine
+from facepipe.engine.tasks import LambdaContext
+
+__all__ = [
+    "Clock",
+    "DefinitionError",
+    "ExecutionResult",
+    "FakeClock",
+    "LambdaContext",
+    "StateMachine",
+    "StatesError",
+    "SystemClock",
+]

@@ -1,0 +1,46 @@
+"""Errors the engine raises, named as Step Functions names them."""
+
+from __future__ import annotations
+
+
+class DefinitionError(ValueError):
+    """The state machine definition is invalid; raised before anything runs."""
+
+    def __init__(self, state: str | None, reason: str) -> None:
+        self.state = state
+        self.reason = reason
+        where = f"State '{state}'" if state else "Definition"
+        super().__init__(f"{where}: {reason}")
+
+
+class StatesError(Exception):
+    """A failure inside an execution, carrying the AWS error name and cause.
+
+    These are what Retry and Catch match on, and what ends a FAILED execution.
+    """
+
+    def __init__(self, error: str | None, cause: str | None = None) -> None:
+        self.error = error
+        self.cause = cause
+        super().__init__(f"{error}: {cause}")
+
+
+class RuntimeFailure(StatesError):
+    """States.Runtime: never retried or caught, always fails the execution."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(RUNTIME, cause)
+
+
+RUNTIME = "States.Runtime"
+ALL = "States.ALL"
+TASK_FAILED = "States.TaskFailed"
+TIMEOUT = "States.Timeout"
+DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
+INTRINSIC_FAILURE = "States.IntrinsicFailure"
+BRANCH_FAILED = "States.BranchFailed"
+RESULT_PATH_MATCH_FAILURE = "States.ResultPathMatchFailure"
+PARAMETER_PATH_FAILURE = "States.ParameterPathFailure"
+ITEM_READER_FAILED = "States.ItemReaderFailed"
+EXCEED_TOLERATED_FAILURE = "States.ExceedToleratedFailureThreshold"
+NO_CHOICE_MATCHED = "States.NoChoiceMatched"

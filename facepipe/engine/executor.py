@@ -1,0 +1,403 @@
+"""Running one flow (the top level, a Parallel branch or a Map iteration) state by state.
+
+A `Runner` owns everything mutable about its flow: the variables it can assign and the id of
+the last event it recorded. What the whole execution shares (`ExecutionContext`) is either
+immutable or thread-safe, so many executions — and the branches within one — run in
+parallel threads without sharing mutable state.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from facepipe.engine import branches, choice, retry, tasks
+from facepipe.engine.clock import Clock
+from facepipe.engine.definition import Flow
+from facepipe.engine.errors import (
+    DATA_LIMIT_EXCEEDED,
+    NO_CHOICE_MATCHED,
+    TIMEOUT,
+    RuntimeFailure,
+    StatesError,
+)
+from facepipe.engine.history import History, data_details, error_details, to_json
+from facepipe.engine.io import (
+    apply_input_path,
+    apply_output_path,
+    apply_parameters,
+    apply_result_path,
+    apply_result_selector,
+    evaluate_assign,
+)
+from facepipe.engine.payload import Scope, evaluate, select_or_fail
+from facepipe.engine.timestamps import format_timestamp, parse_timestamp
+
+PAYLOAD_LIMIT_BYTES = 262_144
+
+
+class ExecutionTimedOut(StatesError):
+    def __init__(self, seconds: int) -> None:
+        super().__init__(TIMEOUT, f"The execution exceeded its TimeoutSeconds of {seconds}")
+
+
+@dataclass(frozen=True)
+class ExecutionContext:
+    """What every runner of one execution shares (read-only, or thread-safe)."""
+
+    execution: dict[str, Any]  # $$.Execution
+    state_machine: dict[str, Any]  # $$.StateMachine
+    clock: Clock
+    history: History
+    resolver: tasks.Resolver | None
+    rng: random.Random
+    deadline: datetime | None
+    timeout_seconds: int | None
+
+
+def payload_text(value: Any, what: str) -> str:
+    """JSON text of a state payload; past 256 KB this is States.DataLimitExceeded."""
+    text = to_json(value)
+    if len(text) * 4 > PAYLOAD_LIMIT_BYTES and len(text.encode()) > PAYLOAD_LIMIT_BYTES:
+        raise StatesError(
+            DATA_LIMIT_EXCEEDED,
+            f"The {what} has a size exceeding the maximum number of bytes service limit "
+            f"({PAYLOAD_LIMIT_BYTES} bytes).",
+        )
+    return text
+
+
+class Runner:
+    def __init__(
+        self,
+        shared: ExecutionContext,
+        flow: Flow,
+        variables: dict[str, Any],
+        previous_id: int,
+    ) -> None:
+        self.shared = shared
+        self.flow = flow
+        self.variables = variables
+        self.previous_id = previous_id
+
+    # --- bookkeeping --------------------------------------------------------------------
+
+    def record(self, event_type: str, details: dict[str, Any] | None = None) -> int:
+        self.previous_id = self.shared.history.record(event_type, self.previous_id, details)
+        return self.previous_id
+
+    def scope(self, state_name: str, entered: datetime, retry_count: int = 0) -> Scope:
+        context = {
+            "Execution": self.shared.execution,
+            "StateMachine": self.shared.state_machine,
+            "State": {
+                "EnteredTime": format_timestamp(entered),
+                "Name": state_name,
+                "RetryCount": retry_count,
+            },
+        }
+        return Scope(context, self.variables)
+
+    def child(self, flow: Flow, variables: dict[str, Any]) -> Runner:
+        return Runner(self.shared, flow, variables, self.previous_id)
+
+    # --- the state loop -----------------------------------------------------------------
+
+    def run(self, data: Any) -> Any:
+        """Run the flow from its start state; returns its output or raises StatesError."""
+        name: str | None = self.flow.start_at
+        while name is not None:
+            deadline = self.shared.deadline
+            if deadline is not None and self.shared.clock.now() > deadline:
+                raise ExecutionTimedOut(self.shared.timeout_seconds or 0)
+            name, data = self.run_state(name, self.flow.states[name], data)
+        return data
+
+    def run_state(self, name: str, state: dict[str, Any], raw: Any) -> tuple[str | None, Any]:
+        kind = state["Type"]
+        entered = self.shared.clock.now()
+        entered_id = self.record(
+            f"{kind}StateEntered",
+            data_details("input", payload_text(raw, "state input"), name=name),
+        )
+        try:
+            next_name, output, assigned = _STATE_KINDS[kind](self, name, state, raw, entered)
+        except RuntimeFailure as failure:
+            raise _located(failure, name, entered_id) from None
+        if kind != "Fail":
+            self.variables.update(assigned)
+            details = data_details("output", payload_text(output, "state output"), name=name)
+            if assigned:
+                details["assignedVariables"] = {k: to_json(v) for k, v in assigned.items()}
+                details["assignedVariablesDetails"] = {"truncated": False}
+            self.record(f"{kind}StateExited", details)
+        return next_name, output
+
+    # --- simple states ------------------------------------------------------------------
+
+    def run_pass(self, name: str, state: dict, raw: Any, entered: datetime) -> Outcome:
+        scope = self.scope(name, entered)
+        data = apply_input_path(state, raw, scope)
+        result = state["Result"] if "Result" in state else apply_parameters(state, data, scope)
+        assigned = evaluate_assign(state.get("Assign"), result, scope)
+        output = apply_result_path(state.get("ResultPath", "$"), raw, result)
+        return state.get("Next"), apply_output_path(state, output, scope), assigned
+
+    def run_choice(self, name: str, state: dict, raw: Any, entered: datetime) -> Outcome:
+        scope = self.scope(name, entered)
+        data = apply_input_path(state, raw, scope)
+        for rule in state["Choices"]:
+            if choice.matches(rule, data, scope):
+                target, assign = rule["Next"], rule.get("Assign")
+                break
+        else:
+            if "Default" not in state:
+                raise StatesError(NO_CHOICE_MATCHED, f"No Matches! (state '{name}' has no Default)")
+            target, assign = state["Default"], state.get("Assign")
+        assigned = evaluate_assign(assign, data, scope)
+        return target, apply_output_path(state, data, scope), assigned
+
+    def run_wait(self, name: str, state: dict, raw: Any, entered: datetime) -> Outcome:
+        scope = self.scope(name, entered)
+        data = apply_input_path(state, raw, scope)
+        clock = self.shared.clock
+        if "Seconds" in state:
+            clock.sleep(state["Seconds"])
+        elif "SecondsPath" in state:
+            clock.sleep(_wait_seconds(state["SecondsPath"], data, scope))
+        else:
+            until = _wait_until(state, data, scope)
+            clock.sleep(max(0.0, (until - clock.now()).total_seconds()))
+        assigned = evaluate_assign(state.get("Assign"), data, scope)
+        return state.get("Next"), apply_output_path(state, data, scope), assigned
+
+    def run_succeed(self, name: str, state: dict, raw: Any, entered: datetime) -> Outcome:
+        scope = self.scope(name, entered)
+        data = apply_input_path(state, raw, scope)
+        return None, apply_output_path(state, data, scope), {}
+
+    def run_fail(self, name: str, state: dict, raw: Any, entered: datetime) -> Outcome:
+        scope = self.scope(name, entered)
+        error = state.get("Error")
+        cause = state.get("Cause")
+        if "ErrorPath" in state:
+            error = _fail_field(state["ErrorPath"], raw, scope, "ErrorPath")
+        if "CausePath" in state:
+            cause = _fail_field(state["CausePath"], raw, scope, "CausePath")
+        raise StatesError(error, cause)
+
+    # --- states that can Retry and Catch ------------------------------------------------
+
+    def run_with_recovery(
+        self,
+        name: str,
+        state: dict,
+        raw: Any,
+        entered: datetime,
+        attempt: Callable[[Any, Scope], Any],
+    ) -> Outcome:
+        """InputPath/Parameters, then `attempt` under the state's Retry and Catch rules."""
+        retriers = state.get("Retry", [])
+        attempts = [0] * len(retriers)
+        retry_count = 0
+        while True:
+            scope = self.scope(name, entered, retry_count)
+            try:
+                data = apply_input_path(state, raw, scope)
+                data = apply_parameters(state, data, scope)
+                result = apply_result_selector(state, attempt(data, scope), scope)
+                assigned = evaluate_assign(state.get("Assign"), result, scope)
+                output = apply_result_path(state.get("ResultPath", "$"), raw, result)
+                return state.get("Next"), apply_output_path(state, output, scope), assigned
+            except RuntimeFailure:
+                raise
+            except StatesError as failure:
+                position = retry.first_match(retriers, failure.error)
+                if position is not None and attempts[position] < retry.max_attempts(
+                    retriers[position]
+                ):
+                    retrier = retriers[position]
+                    delay = retry.backoff_seconds(retrier, attempts[position], self.shared.rng)
+                    attempts[position] += 1
+                    retry_count += 1
+                    self.shared.clock.sleep(delay)
+                    continue
+                return self.catch(name, state, raw, scope, failure)
+
+    def catch(
+        self, name: str, state: dict, raw: Any, scope: Scope, failure: StatesError
+    ) -> Outcome:
+        catchers = state.get("Catch", [])
+        position = retry.first_match(catchers, failure.error)
+        if position is None:
+            raise failure
+        catcher = catchers[position]
+        error_output: dict[str, Any] = {"Error": failure.error}
+        if failure.cause is not None:
+            error_output["Cause"] = failure.cause
+        assigned = evaluate_assign(catcher.get("Assign"), error_output, scope)
+        output = apply_result_path(catcher.get("ResultPath", "$"), raw, error_output)
+        return catcher["Next"], output, assigned
+
+    def run_task(self, name: str, state: dict, raw: Any, entered: datetime) -> Outcome:
+        return self.run_with_recovery(
+            name, state, raw, entered, lambda data, scope: self.invoke(state, data, scope)
+        )
+
+    def invoke(self, state: dict, parameters: Any, scope: Scope) -> Any:
+        target = tasks.target_of(state["Resource"], parameters)
+        timeout = _task_timeout(state, parameters, scope)
+        if target.kind == "lambda":
+            return self._invoke_function(target, parameters, timeout)
+        return self._invoke_integration(target, parameters, timeout)
+
+    def _invoke_function(self, target: tasks.Target, event: Any, timeout: int | None) -> Any:
+        scheduled = data_details("input", to_json(event), resource=target.function)
+        if timeout is not None:
+            scheduled["timeoutInSeconds"] = timeout
+        self.record("LambdaFunctionScheduled", scheduled)
+        try:
+            handler = tasks.find_handler(self.shared.resolver, target.function)
+            self.record("LambdaFunctionStarted")
+            context = tasks.new_context(target.function, self.shared.clock, timeout)
+            result = tasks.call_handler(handler, event, context, timeout)
+            text = payload_text(result, "Lambda function result")
+        except StatesError as failure:
+            timed_out = failure.error == TIMEOUT
+            self.record(
+                "LambdaFunctionTimedOut" if timed_out else "LambdaFunctionFailed",
+                error_details(failure.error, failure.cause),
+            )
+            raise
+        self.record("LambdaFunctionSucceeded", data_details("output", text))
+        return result
+
+    def _invoke_integration(
+        self, target: tasks.Target, parameters: Any, timeout: int | None
+    ) -> Any:
+        names = {"resourceType": target.resource_type, "resource": target.resource}
+        scheduled: dict[str, Any] = {
+            **names,
+            "region": tasks.REGION,
+            "parameters": to_json(parameters),
+        }
+        if timeout is not None:
+            scheduled["timeoutInSeconds"] = timeout
+        self.record("TaskScheduled", scheduled)
+        try:
+            handler = tasks.find_handler(self.shared.resolver, target.function)
+            self.record("TaskStarted", names)
+            context = tasks.new_context(target.function, self.shared.clock, timeout)
+            if target.kind == "lambda:invoke":
+                event = parameters.get("Payload", {})
+                payload = tasks.call_handler(handler, event, context, timeout)
+                result = tasks.invoke_response(payload, context)
+            else:
+                result = tasks.call_handler(handler, parameters, context, timeout)
+            text = payload_text(result, "task result")
+        except StatesError as failure:
+            timed_out = failure.error == TIMEOUT
+            self.record(
+                "TaskTimedOut" if timed_out else "TaskFailed",
+                error_details(failure.error, failure.cause, **names),
+            )
+            raise
+        self.record("TaskSucceeded", data_details("output", text, **names))
+        return result
+
+    def run_parallel(self, name: str, state: dict, raw: Any, entered: datetime) -> Outcome:
+        flows = self.flow.children[name]
+        return self.run_with_recovery(
+            name, state, raw, entered, lambda data, scope: branches.run_parallel(self, flows, data)
+        )
+
+    def run_map(self, name: str, state: dict, raw: Any, entered: datetime) -> Outcome:
+        (flow,) = self.flow.children[name]
+
+        def attempt(data: Any, scope: Scope) -> Any:
+            return branches.run_map(self, name, state, flow, data, scope)
+
+        # ItemSelector/Parameters are per item, so the generic Parameters step is skipped.
+        plain = {k: v for k, v in state.items() if k != "Parameters"}
+        return self.run_with_recovery(name, plain, raw, entered, attempt)
+
+
+Outcome = tuple[str | None, Any, dict[str, Any]]
+
+_STATE_KINDS: dict[str, Callable[..., Outcome]] = {
+    "Pass": Runner.run_pass,
+    "Choice": Runner.run_choice,
+    "Wait": Runner.run_wait,
+    "Succeed": Runner.run_succeed,
+    "Fail": Runner.run_fail,
+    "Task": Runner.run_task,
+    "Parallel": Runner.run_parallel,
+    "Map": Runner.run_map,
+}
+
+
+def _located(failure: RuntimeFailure, name: str, entered_id: int) -> RuntimeFailure:
+    if getattr(failure, "located", False):
+        return failure
+    located = RuntimeFailure(
+        f"An error occurred while executing the state '{name}' "
+        f"(entered at the event id #{entered_id}). {failure.cause}"
+    )
+    located.located = True  # type: ignore[attr-defined]
+    return located
+
+
+def _fail_field(expression: str, data: Any, scope: Scope, field: str) -> Any:
+    if expression.startswith("States."):
+        return evaluate(expression, data, scope, field)
+    return select_or_fail(expression, data, scope, field)
+
+
+def _describe(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def _wait_seconds(path: str, data: Any, scope: Scope) -> int:
+    value = select_or_fail(path, data, scope, "SecondsPath")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RuntimeFailure(
+            f"The SecondsPath parameter cannot be parsed as a long value: "
+            f"{path} == {_describe(value)}"
+        )
+    if value < 0:
+        raise RuntimeFailure(
+            f"The SecondsPath parameter references a negative value: {path} == {value}"
+        )
+    return value
+
+
+def _wait_until(state: dict, data: Any, scope: Scope) -> datetime:
+    if "Timestamp" in state:
+        moment = parse_timestamp(state["Timestamp"])
+        assert moment is not None  # validated with the definition
+        return moment
+    path = state["TimestampPath"]
+    value = select_or_fail(path, data, scope, "TimestampPath")
+    moment = parse_timestamp(value)
+    if moment is None:
+        raise RuntimeFailure(
+            "The TimestampPath parameter does not reference a valid ISO-8601 extended offset "
+            f"date-time format string: {path} == {_describe(value)}"
+        )
+    return moment
+
+
+def _task_timeout(state: dict, data: Any, scope: Scope) -> int | None:
+    if "TimeoutSecondsPath" not in state:
+        return state.get("TimeoutSeconds")
+    value = select_or_fail(state["TimeoutSecondsPath"], data, scope, "TimeoutSecondsPath")
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise RuntimeFailure(
+            f'The TimeoutSecondsPath field refers to value "{_describe(value)}" which is not '
+            f"a valid positive integer: {state['TimeoutSecondsPath']}"
+        )
+    return value

@@ -1,0 +1,138 @@
+"""The public face of the engine: a validated state machine and its executions."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from facepipe.engine import tasks
+from facepipe.engine.clock import Clock, SystemClock
+from facepipe.engine.definition import load as load_definition
+from facepipe.engine.errors import TIMEOUT, StatesError
+from facepipe.engine.executor import (
+    PAYLOAD_LIMIT_BYTES,
+    ExecutionContext,
+    ExecutionTimedOut,
+    Runner,
+    payload_text,
+)
+from facepipe.engine.history import EventListener, History, data_details, error_details
+from facepipe.engine.timestamps import format_timestamp
+
+LOCAL_ROLE_ARN = f"arn:aws:iam::{tasks.ACCOUNT}:role/facepipe-local-engine"
+
+
+@dataclass
+class ExecutionResult:
+    status: str  # SUCCEEDED | FAILED | TIMED_OUT
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    execution_arn: str = ""
+    name: str = ""
+    start_date: datetime | None = None
+    stop_date: datetime | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The one-object form the command line prints."""
+        if self.status == "SUCCEEDED":
+            return {"status": self.status, "output": self.output}
+        return {"status": self.status, "error": self.error, "cause": self.cause}
+
+
+class StateMachine:
+    """A state machine definition, validated on construction (raises DefinitionError).
+
+    Immutable afterwards: `run` may be called from many threads at once.
+    """
+
+    def __init__(
+        self,
+        definition: dict[str, Any] | str,
+        substitutions: Mapping[str, str] | None = None,
+        *,
+        name: str = "facepipe-local",
+    ) -> None:
+        self.flow = load_definition(definition, substitutions)
+        self.name = name
+        self.arn = f"arn:aws:states:{tasks.REGION}:{tasks.ACCOUNT}:stateMachine:{name}"
+
+    def run(
+        self,
+        input: Any,
+        *,
+        resolver: tasks.Resolver | None = None,
+        execution_name: str | None = None,
+        clock: Clock | None = None,
+        on_event: EventListener | None = None,
+    ) -> ExecutionResult:
+        clock = clock or SystemClock()
+        name = execution_name or str(uuid.uuid4())
+        arn = f"arn:aws:states:{tasks.REGION}:{tasks.ACCOUNT}:execution:{self.name}:{name}"
+        try:
+            input_text = payload_text(input, "execution input")
+        except StatesError:
+            raise ValueError(
+                f"the execution input is larger than {PAYLOAD_LIMIT_BYTES} bytes"
+            ) from None
+        except (TypeError, ValueError) as bad:
+            raise ValueError(f"the execution input is not JSON: {bad}") from None
+        history = History(clock, on_event)
+        started = clock.now()
+        timeout = self.flow.timeout_seconds
+        shared = ExecutionContext(
+            execution={
+                "Id": arn,
+                "Input": input,
+                "Name": name,
+                "RoleArn": LOCAL_ROLE_ARN,
+                "StartTime": format_timestamp(started),
+                "RedriveCount": 0,
+            },
+            state_machine={"Id": self.arn, "Name": self.name},
+            clock=clock,
+            history=history,
+            resolver=resolver,
+            rng=random.Random(),
+            deadline=started + timedelta(seconds=timeout) if timeout else None,
+            timeout_seconds=timeout,
+        )
+        history.record(
+            "ExecutionStarted", 0, data_details("input", input_text, roleArn=LOCAL_ROLE_ARN)
+        )
+        result = ExecutionResult(
+            status="RUNNING", execution_arn=arn, name=name, start_date=started,
+            history=history.events,
+        )  # fmt: skip
+        runner = Runner(shared, self.flow, {}, previous_id=1)
+        try:
+            output = runner.run(_json_copy(input))
+        except ExecutionTimedOut as timed_out:
+            result.status, result.error, result.cause = "TIMED_OUT", TIMEOUT, timed_out.cause
+            history.record(
+                "ExecutionTimedOut", history.last_id, error_details(TIMEOUT, timed_out.cause)
+            )
+        except StatesError as failure:
+            result.status, result.error, result.cause = "FAILED", failure.error, failure.cause
+            history.record(
+                "ExecutionFailed", history.last_id, error_details(failure.error, failure.cause)
+            )
+        else:
+            result.status, result.output = "SUCCEEDED", output
+            history.record(
+                "ExecutionSucceeded",
+                history.last_id,
+                data_details("output", payload_text(output, "execution output")),
+            )
+        result.stop_date = clock.now()
+        return result
+
+
+def _json_copy(value: Any) -> Any:
+    return json.loads(json.dumps(value))
