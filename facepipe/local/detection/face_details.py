@@ -58,7 +58,7 @@ def to_face_detail(finding: FaceFinding, rgb: np.ndarray) -> dict[str, Any]:
     if finding.landmarks is not None:
         detail["Pose"] = estimate_pose(finding.landmarks)
     detail["Quality"] = estimate_quality(rgb, finding)
-    detail["Confidence"] = round(min(100.0, max(0.0, finding.confidence)), 4)
+    detail["Confidence"] = round(min(100.0, max(0.0, float(finding.confidence))), 4)
     return detail
 
 

@@ -58,7 +58,7 @@ class HaarFinder:
                 top=float(y),
                 width=float(w),
                 height=float(h),
-                confidence=100.0 * n / (n + MIN_NEIGHBORS),
+                confidence=100.0 * int(n) / (int(n) + MIN_NEIGHBORS),
             )
             for (x, y, w, h), n in zip(list(boxes), list(counts), strict=True)
         ]

@@ -121,16 +121,16 @@ def open_checked(data: bytes) -> Image.Image:
     return image
 
 
-# MPO is how Pillow names multi-picture JPEGs from phone cameras; it is still JPEG.
-_PIL_FORMATS = {"JPEG": ("JPEG", "MPO"), "PNG": ("PNG",)}
+# Pillow's JPEG opener also returns multi-picture JPEGs from phone cameras (format "MPO").
+_PIL_FORMATS = {"JPEG": ("JPEG",), "PNG": ("PNG",)}
 
 
 def decode(data: bytes, *, max_long_side: int | None = None) -> DecodedImage:
     """Check, decode and orient an image; optionally shrink JPEG decoding toward a size.
 
-    ``max_long_side`` lets JPEG decode at a reduced DCT scale (never below it) to save time
-    on large photos; callers resize further themselves. Width/height always describe the
-    full-size displayed image.
+    ``max_long_side`` lets JPEG decode at a reduced DCT scale and shrinks any image by a
+    whole factor (never below that size) to save time and memory on large photos; callers
+    resize the rest of the way. Width/height always describe the full-size displayed image.
     """
     from PIL import ImageOps
 
@@ -151,7 +151,24 @@ def decode(data: bytes, *, max_long_side: int | None = None) -> DecodedImage:
         image = ImageOps.exif_transpose(image)
         if orientation in (5, 6, 7, 8):
             width, height = height, width
+    if max_long_side:
+        image = _reduce(image, max_long_side)
     return DecodedImage(rgb=to_rgb8(image), width=width, height=height, format=fmt)
+
+
+def _reduce(image: Image.Image, max_long_side: int) -> Image.Image:
+    """Shrink by a whole factor (box filter) before the RGB copy, to bound memory."""
+    factor = max(image.size) // max_long_side
+    if factor < 2:
+        return image
+    if image.mode == "1":
+        image = image.convert("L")
+    if image.mode not in _REDUCIBLE_MODES:
+        return image
+    return image.reduce(factor)
+
+
+_REDUCIBLE_MODES = {"L", "LA", "RGB", "RGBA", "I", "F", "CMYK"}
 
 
 def _draft_target(size: tuple[int, int], max_long_side: int) -> tuple[int, int]:
