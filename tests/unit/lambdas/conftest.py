@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from lambda_factories import REGION
 
+from lambdas.common import observability
 from lambdas.detect import handler as detect_handler
 from lambdas.notify import handler as notify_handler
 from lambdas.persist import handler as persist_handler
@@ -88,3 +91,24 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with mock_aws():
         monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
         yield create_table()
+
+
+class LogCapture:
+    """The JSON lines the steps' Powertools logger writes."""
+
+    def __init__(self, stream: io.StringIO) -> None:
+        self._stream = stream
+
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self._stream.getvalue().splitlines() if line.strip()]
+
+    def messages(self, message: str) -> list[dict[str, Any]]:
+        return [record for record in self.records() if record.get("message") == message]
+
+
+@pytest.fixture
+def step_logs(monkeypatch: pytest.MonkeyPatch) -> LogCapture:
+    """Powertools' handler keeps the stdout it saw at import, so point it at a buffer."""
+    stream = io.StringIO()
+    monkeypatch.setattr(observability.logger.registered_handler, "stream", stream)
+    return LogCapture(stream)

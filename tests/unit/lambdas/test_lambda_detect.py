@@ -202,33 +202,34 @@ def test_bad_input_gets_a_clear_error(rekognition):
 
 
 def test_lambda_handler_logs_with_the_execution_arn_and_counts_faces(
-    monkeypatch, rekognition, stubber, lambda_context, capfd
+    monkeypatch, rekognition, stubber, lambda_context, step_logs, capsys
 ):
     monkeypatch.setattr(detect_handler, "rekognition_client", lambda: rekognition)
     stubber.add_response("detect_faces", detect_faces_response(2, "DEFAULT"))
     result = detect_handler.lambda_handler(step_payload(object_created_event()), lambda_context)
     assert result["faceCount"] == 2
-    lines = [
-        json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")
-    ]
-    logs = [line for line in lines if line.get("message") == "faces detected"]
-    assert logs and logs[0]["execution_arn"] == EXECUTION_ARN
-    assert logs[0]["level"] == "INFO"
-    assert "faces" not in logs[0] and "landmarks" not in json.dumps(logs[0])
-    emf = [line for line in lines if "_aws" in line]
+    [log] = step_logs.messages("faces detected")
+    assert log["execution_arn"] == EXECUTION_ARN
+    assert log["function_request_id"] == lambda_context.aws_request_id
+    assert log["level"] == "INFO"
+    assert "landmarks" not in json.dumps(step_logs.records())
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "FacePipe"
     assert emf[0]["FacesFound"] == [2.0]
+    assert emf[0]["ImagesProcessed"] == [1.0]
 
 
 def test_lambda_handler_reports_a_failure_metric_and_reraises(
-    monkeypatch, rekognition, stubber, lambda_context, capfd
+    monkeypatch, rekognition, stubber, lambda_context, step_logs, capsys
 ):
     monkeypatch.setattr(detect_handler, "rekognition_client", lambda: rekognition)
     stubber.add_client_error("detect_faces", service_error_code="InvalidImageFormatException")
     with pytest.raises(errors.InvalidImageFormatException):
         detect_handler.lambda_handler(step_payload(object_created_event()), lambda_context)
-    emf = [json.loads(line) for line in capfd.readouterr().out.splitlines() if '"_aws"' in line]
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert emf[0]["Failures"] == [1.0]
+    [log] = step_logs.messages("step failed")
+    assert log["error"] == "InvalidImageFormatException"
 
 
 def test_lambda_handler_with_bad_configuration_fails_naming_the_variable(
