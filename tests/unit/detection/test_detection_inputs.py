@@ -148,6 +148,12 @@ def test_png_data_named_jpg_is_valid(portrait: Image.Image, tmp_path: Path) -> N
 def test_unusual_but_valid_modes_find_the_face(
     portrait: Image.Image, label: str, convert: Callable[[Image.Image], bytes]
 ) -> None:
+    faces = detect_faces_in_bytes(convert(portrait))
+
+    assert len(faces) == 1, label
+
+
+def test_16_bit_png_is_scaled_not_clipped(portrait: Image.Image) -> None:
     gray16 = np.asarray(portrait.convert("L"), dtype=np.uint16) * 257
     image = Image.fromarray(gray16)
     assert image.mode == "I;16"
