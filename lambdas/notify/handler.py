@@ -69,8 +69,7 @@ def aws_step() -> StepHandler:
 
 
 def _record_metrics(result: dict[str, Any]) -> None:
-    if result["sent"]:
-        count("NotificationsSent")
+    count("NotificationsSent" if result["sent"] else "NotificationsSkipped")
 
 
 lambda_handler = lambda_entry(lambda: aws_step(), _record_metrics)

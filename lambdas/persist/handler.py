@@ -113,8 +113,12 @@ def aws_step() -> StepHandler:
 
 
 def _record_metrics(result: dict[str, Any]) -> None:
-    if result["status"] == FAILED and result["outcome"] == "WRITTEN":
+    if result["outcome"] != "WRITTEN":
+        count("EventsSkipped")  # a duplicate or an older event
+    elif result["status"] == FAILED:
         count("ImagesFailed")
+    else:
+        count("ImagesRecorded")
 
 
 lambda_handler = lambda_entry(lambda: aws_step(), _record_metrics)

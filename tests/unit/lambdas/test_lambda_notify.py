@@ -1,0 +1,159 @@
+"""The notify step on moto SNS (read back through an SQS subscription) and DynamoDB."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from lambda_factories import EXECUTION_ARN, REGION, object_created_event, step_payload
+
+from lambdas.common import errors
+from lambdas.common.aws.dynamodb import DynamoDbRecordStore
+from lambdas.common.aws.sns import SnsNotifier
+from lambdas.common.face_email import step_functions_console_url
+from lambdas.notify import handler as notify_handler
+from lambdas.notify.handler import NotifyConfig, create_handler
+from lambdas.persist.handler import PersistConfig
+from lambdas.persist.handler import create_handler as create_persist
+
+
+def detection(faces: list[float]) -> dict[str, Any]:
+    return {
+        "faceCount": len(faces),
+        "faces": [
+            {"confidence": c, "box": {"left": 0.1, "top": 0.2, "width": 0.05, "height": 0.08}}
+            for c in faces
+        ],
+        "attributes": "DEFAULT",
+        "minConfidence": 90.0,
+        "detectedAt": "2026-11-25T11:00:02+00:00",
+    }
+
+
+@pytest.fixture
+def topic(table, monkeypatch) -> dict[str, Any]:
+    """An SNS topic with an SQS queue subscribed, so sent messages can be read back."""
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic_arn = sns.create_topic(Name="face-alerts")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="face-alerts-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    monkeypatch.setenv("TOPIC_ARN", topic_arn)
+    return {"arn": topic_arn, "sns": sns, "sqs": sqs, "queue_url": queue_url}
+
+
+def received(topic: dict[str, Any]) -> list[dict[str, Any]]:
+    response = topic["sqs"].receive_message(
+        QueueUrl=topic["queue_url"], MaxNumberOfMessages=10, WaitTimeSeconds=0
+    )
+    return [json.loads(message["Body"]) for message in response.get("Messages", [])]
+
+
+def persisted(table: Any, event: dict[str, Any], faces: list[float]) -> dict[str, Any]:
+    """The notify payload for an event whose detection the persist step has recorded."""
+    payload = step_payload(event, detection=detection(faces))
+    create_persist(DynamoDbRecordStore(table), PersistConfig())(payload, None)
+    return payload
+
+
+def notify_step(table: Any, topic: dict[str, Any], sns: Any = None) -> Any:
+    notifier = SnsNotifier(sns or topic["sns"], topic["arn"])
+    return create_handler(DynamoDbRecordStore(table), notifier, NotifyConfig())
+
+
+def test_one_readable_email_per_image(table, topic):
+    payload = persisted(table, object_created_event("uploads/party.jpg"), [99.91, 97.5, 93.04])
+    result = notify_step(table, topic)(payload, None)
+    assert result["sent"] is True
+    [message] = received(topic)
+    assert message["MessageId"] == result["messageId"]
+    assert message["Subject"] == "3 faces found in uploads/party.jpg"
+    body = message["Message"]
+    assert body.startswith("3 faces found in uploads/party.jpg\n")
+    assert (
+        "bucket facepipe-uploads, key uploads/party.jpg, version 3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+        in body
+    )
+    assert "Uploaded:   2026-11-25T11:00:00Z" in body
+    assert "99.9% highest, 93.0% lowest" in body
+    assert step_functions_console_url(EXECUTION_ARN) in body
+    record = DynamoDbRecordStore(table).get(
+        "uploads/party.jpg", "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    )
+    assert record is not None and record.notified_at
+
+
+def test_the_same_event_twice_sends_one_email(table, topic):
+    event = object_created_event()
+    first = notify_step(table, topic)(persisted(table, event, [99.0]), None)
+    second = notify_step(table, topic)(persisted(table, event, [99.0]), None)
+    assert (first["sent"], second["sent"]) == (True, False)
+    assert len(received(topic)) == 1
+
+
+def test_a_failed_send_releases_the_claim_so_the_retry_sends(table, topic):
+    payload = persisted(table, object_created_event(), [99.0])
+    failing_sns = boto3.client("sns")
+    with Stubber(failing_sns) as stub:
+        stub.add_client_error("publish", service_error_code="Throttled", http_status_code=400)
+        with pytest.raises(errors.ThrottlingException):
+            notify_step(table, topic, sns=failing_sns)(payload, None)
+    assert received(topic) == []
+    assert notify_step(table, topic)(payload, None)["sent"] is True
+    assert len(received(topic)) == 1
+
+
+def test_unicode_keys_make_an_ascii_subject_and_a_faithful_body(table, topic):
+    key = "uploads/Grüße aus Köln 東京 " + "x" * 120 + ".jpg"
+    event = object_created_event(key)
+    assert event["detail"]["object"]["key"] != key
+    notify_step(table, topic)(persisted(table, event, [99.0]), None)
+    [message] = received(topic)
+    subject = message["Subject"]
+    assert subject.isascii() and len(subject) < 100 and "\n" not in subject
+    assert subject.startswith("1 face found in uploads/Gru?e aus Koln ?? xxx")
+    assert f"1 face found in {key}\n" in message["Message"]
+
+
+def test_console_link_points_at_the_execution_region():
+    url = step_functions_console_url("arn:aws:states:ap-southeast-2:1:execution:M:run-1")
+    assert url == (
+        "https://ap-southeast-2.console.aws.amazon.com/states/home?region=ap-southeast-2"
+        "#/v2/executions/details/arn:aws:states:ap-southeast-2:1:execution:M:run-1"
+    )
+
+
+def test_offline_runtime_can_link_elsewhere(table, topic):
+    notifier = SnsNotifier(topic["sns"], topic["arn"])
+    config = NotifyConfig(execution_url=lambda arn: f"http://127.0.0.1:8000/executions/{arn}")
+    step = create_handler(DynamoDbRecordStore(table), notifier, config)
+    step(persisted(table, object_created_event(), [99.0]), None)
+    [message] = received(topic)
+    assert f"http://127.0.0.1:8000/executions/{EXECUTION_ARN}" in message["Message"]
+
+
+@pytest.mark.parametrize("missing", ["TABLE_NAME", "TOPIC_ARN"])
+def test_lambda_handler_names_a_missing_variable(monkeypatch, lambda_context, missing):
+    monkeypatch.setenv("TABLE_NAME", "FaceRecords")
+    monkeypatch.setenv("TOPIC_ARN", f"arn:aws:sns:{REGION}:123456789012:face-alerts")
+    monkeypatch.delenv(missing)
+    payload = step_payload(object_created_event(), detection=detection([99.0]))
+    with pytest.raises(errors.ConfigurationError, match=missing):
+        notify_handler.lambda_handler(payload, lambda_context)
+
+
+def test_lambda_handler_sends_through_the_topic_in_the_environment(
+    table, topic, lambda_context, step_logs
+):
+    payload = persisted(table, object_created_event(), [99.0, 95.0])
+    assert notify_handler.lambda_handler(payload, lambda_context)["sent"] is True
+    assert notify_handler.lambda_handler(payload, lambda_context)["sent"] is False
+    assert len(received(topic)) == 1
+    [log] = step_logs.messages("notification sent")
+    assert log["execution_arn"] == EXECUTION_ARN
+    assert "@" not in json.dumps(step_logs.records())  # no email addresses
