@@ -1,0 +1,272 @@
+"""Local executions in SQLite: one row per execution, plus its history appended live.
+
+Each history event is written as the engine records it (``on_event``), so another process
+(the console, ``facepipe show``) sees a running execution grow. A row stays RUNNING until
+``finish``; ``abandoned`` finds RUNNING rows whose owning process is gone (killed), which
+is what a later resume has to pick up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from facepipe.local.database import Database
+
+if TYPE_CHECKING:
+    from facepipe.engine import ExecutionResult
+    from facepipe.local.home import DataHome
+
+RUNNING = "RUNNING"
+
+_SCHEMA = [
+    (
+        """CREATE TABLE executions (
+            execution_arn TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            state_machine_arn TEXT NOT NULL,
+            bucket TEXT NOT NULL,
+            image_key TEXT NOT NULL,
+            version_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            start_date TEXT NOT NULL,
+            stop_date TEXT,
+            input TEXT NOT NULL,                -- JSON
+            output TEXT,                        -- JSON, when SUCCEEDED
+            error TEXT,
+            cause TEXT,
+            owner_host TEXT NOT NULL,           -- who runs it, to find ones left by a crash
+            owner_pid INTEGER NOT NULL
+        )""",
+        "CREATE INDEX executions_by_image ON executions (image_key, version_id, start_date)",
+        "CREATE INDEX executions_by_status ON executions (status, start_date)",
+        """CREATE TABLE execution_events (
+            execution_arn TEXT NOT NULL REFERENCES executions (execution_arn),
+            event_id INTEGER NOT NULL,
+            event TEXT NOT NULL,                -- JSON, GetExecutionHistory-shaped
+            PRIMARY KEY (execution_arn, event_id)
+        )""",
+    ),
+]
+
+
+def executions_db_path(home: DataHome) -> Path:
+    return home.root / "executions.sqlite3"
+
+
+@dataclass(frozen=True)
+class StoredExecution:
+    execution_arn: str
+    name: str
+    state_machine_arn: str
+    bucket: str
+    image_key: str
+    version_id: str
+    status: str
+    start_date: str
+    stop_date: str | None
+    input: Any
+    output: Any
+    error: str | None
+    cause: str | None
+    owner_host: str
+    owner_pid: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "executionArn": self.execution_arn,
+            "name": self.name,
+            "stateMachineArn": self.state_machine_arn,
+            "bucket": self.bucket,
+            "imageKey": self.image_key,
+            "versionId": self.version_id,
+            "status": self.status,
+            "startDate": self.start_date,
+            "stopDate": self.stop_date,
+            "input": self.input,
+            "output": self.output,
+            "error": self.error,
+            "cause": self.cause,
+        }
+
+
+def _json(value: Any) -> str:
+    # History timestamps are datetimes (as boto3 gives them); stored as ISO-8601 text.
+    return json.dumps(value, default=_iso, ensure_ascii=False, separators=(",", ":"))
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class ExecutionStore:
+    """Executions and their histories in one SQLite file (threads and processes may share)."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = Database(path, _SCHEMA, name="executions")
+        self._host = socket.gethostname()
+
+    @property
+    def path(self) -> Path:
+        return self._db.path
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- writing, as an execution runs -----------------------------------------------------
+    def start(
+        self,
+        *,
+        execution_arn: str,
+        name: str,
+        state_machine_arn: str,
+        bucket: str,
+        image_key: str,
+        version_id: str,
+        input: Any,
+        start_date: datetime,
+    ) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO executions (execution_arn, name, state_machine_arn, bucket,"
+                " image_key, version_id, status, start_date, input, owner_host, owner_pid)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    execution_arn,
+                    name,
+                    state_machine_arn,
+                    bucket,
+                    image_key,
+                    version_id,
+                    RUNNING,
+                    start_date.isoformat(),
+                    _json(input),
+                    self._host,
+                    os.getpid(),
+                ),
+            )
+
+    def append_event(self, execution_arn: str, event: dict[str, Any]) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO execution_events (execution_arn, event_id, event) VALUES (?, ?, ?)",
+                (execution_arn, int(event["id"]), _json(event)),
+            )
+
+    def finish(self, result: ExecutionResult) -> None:
+        self.mark_stopped(
+            result.execution_arn,
+            status=result.status,
+            stop_date=result.stop_date,
+            output=result.output,
+            error=result.error,
+            cause=result.cause,
+        )
+
+    def mark_stopped(
+        self,
+        execution_arn: str,
+        *,
+        status: str,
+        stop_date: datetime | None,
+        output: Any = None,
+        error: str | None = None,
+        cause: str | None = None,
+    ) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "UPDATE executions SET status = ?, stop_date = ?, output = ?, error = ?, cause = ?"
+                " WHERE execution_arn = ?",
+                (
+                    status,
+                    stop_date.isoformat() if stop_date else None,
+                    None if output is None else _json(output),
+                    error,
+                    cause,
+                    execution_arn,
+                ),
+            )
+
+    # --- reading ---------------------------------------------------------------------------
+    def get(self, execution_arn: str) -> StoredExecution | None:
+        row = (
+            self._db.connection()
+            .execute("SELECT * FROM executions WHERE execution_arn = ?", (execution_arn,))
+            .fetchone()
+        )
+        return _execution(row) if row else None
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """The execution's events in order (timestamps as ISO-8601 strings)."""
+        rows = self._db.connection().execute(
+            "SELECT event FROM execution_events WHERE execution_arn = ? ORDER BY event_id",
+            (execution_arn,),
+        )
+        return [json.loads(row["event"]) for row in rows]
+
+    def list_executions(
+        self, *, limit: int = 50, status: str | None = None
+    ) -> list[StoredExecution]:
+        """Newest first; optionally only those with ``status``."""
+        where, params = ("WHERE status = ?", [status]) if status else ("", [])
+        rows = self._db.connection().execute(
+            f"SELECT * FROM executions {where} ORDER BY start_date DESC, rowid DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [_execution(row) for row in rows]
+
+    def for_image(self, image_key: str, version_id: str | None = None) -> list[StoredExecution]:
+        """Executions of one image (one version of it, if given), newest first."""
+        sql = "SELECT * FROM executions WHERE image_key = ?"
+        params: list[object] = [image_key]
+        if version_id is not None:
+            sql += " AND version_id = ?"
+            params.append(version_id)
+        rows = self._db.connection().execute(sql + " ORDER BY start_date DESC, rowid DESC", params)
+        return [_execution(row) for row in rows]
+
+    def abandoned(self) -> list[StoredExecution]:
+        """RUNNING executions whose process on this host is gone: left by a crash or kill."""
+        running = self.list_executions(limit=1_000_000, status=RUNNING)
+        return [
+            found
+            for found in running
+            if found.owner_host == self._host and not _process_alive(found.owner_pid)
+        ]
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _execution(row: Any) -> StoredExecution:
+    return StoredExecution(
+        execution_arn=row["execution_arn"],
+        name=row["name"],
+        state_machine_arn=row["state_machine_arn"],
+        bucket=row["bucket"],
+        image_key=row["image_key"],
+        version_id=row["version_id"],
+        status=row["status"],
+        start_date=row["start_date"],
+        stop_date=row["stop_date"],
+        input=json.loads(row["input"]),
+        output=json.loads(row["output"]) if row["output"] is not None else None,
+        error=row["error"],
+        cause=row["cause"],
+        owner_host=row["owner_host"],
+        owner_pid=row["owner_pid"],
+    )

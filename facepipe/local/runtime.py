@@ -1,0 +1,298 @@
+"""The offline pipeline: the deployed ASL file run by the local engine, wired to local services.
+
+    local bucket put -> "Object Created" event -> upload rule (statemachine/upload_rule.json)
+    -> an execution of statemachine/face_pipeline.asl.json on a worker pool -> the same
+    create_handler() step logic as the Lambdas, on SQLite / the local detector / the outbox.
+
+Every execution is stored with its history as it happens (facepipe.local.executions).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from facepipe.engine import ExecutionResult, StateMachine
+from facepipe.local.detection import LocalDetector
+from facepipe.local.events import (
+    LOCAL_ACCOUNT,
+    LocalEventBus,
+    S3EventSource,
+    decode_event_key,
+    load_upload_rule,
+)
+from facepipe.local.executions import ExecutionStore, executions_db_path
+from facepipe.local.faults import FaultPlan, faults_from_env
+from facepipe.local.home import DataHome
+from facepipe.local.notifier import notifier_from_env
+from facepipe.local.objectstore import LocalObjectStore, StoredObject
+from facepipe.local.recordstore import SqliteRecordStore
+from facepipe.resources import state_machine_path
+from lambdas.common.ports import Notifier
+from lambdas.detect.handler import DetectConfig
+from lambdas.detect.handler import create_handler as create_detect_step
+from lambdas.notify.handler import NotifyConfig
+from lambdas.notify.handler import create_handler as create_notify_step
+from lambdas.persist.handler import PersistConfig
+from lambdas.persist.handler import create_handler as create_persist_step
+
+DEFAULT_BUCKET = "facepipe-uploads"
+STATE_MACHINE_NAME = "facepipe-local"
+UPLOAD_RULE_NAME = "facepipe-upload"
+FUNCTION_NAMES = {
+    "DetectFunctionArn": "facepipe-detect",
+    "PersistFunctionArn": "facepipe-persist",
+    "NotifyFunctionArn": "facepipe-notify",
+}
+
+
+def local_function_arn(function_name: str) -> str:
+    return f"arn:aws:lambda:local:{LOCAL_ACCOUNT}:function:{function_name}"
+
+
+def function_arn_substitutions() -> dict[str, str]:
+    """The DefinitionSubstitutions the CDK stack fills with real ARNs, filled with local ones."""
+    return {name: local_function_arn(function) for name, function in FUNCTION_NAMES.items()}
+
+
+def local_execution_reference(execution_arn: str) -> str:
+    """Where the email points offline: the ARN, which ``facepipe show`` and the console know."""
+    return execution_arn
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    bucket: str = DEFAULT_BUCKET
+    detector: str = "auto"
+    workers: int = field(default_factory=default_workers)
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    persist: PersistConfig = field(default_factory=PersistConfig)
+    notify: NotifyConfig = field(
+        default_factory=lambda: NotifyConfig(execution_url=local_execution_reference)
+    )
+
+
+@dataclass(frozen=True)
+class ExecutionOutcome:
+    """How one execution of the pipeline ended, for tables, JSON and exit codes."""
+
+    execution_arn: str
+    bucket: str
+    key: str
+    version_id: str
+    status: str
+    start_date: datetime | None
+    stop_date: datetime | None
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    @property
+    def face_count(self) -> int | None:
+        detection = self.output.get("detection") if isinstance(self.output, dict) else None
+        return int(detection["faceCount"]) if isinstance(detection, dict) else None
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.start_date is None or self.stop_date is None:
+            return None
+        return (self.stop_date - self.start_date).total_seconds() * 1000
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "executionArn": self.execution_arn,
+            "bucket": self.bucket,
+            "key": self.key,
+            "versionId": self.version_id,
+            "status": self.status,
+            "faceCount": self.face_count,
+            "durationMs": None if self.duration_ms is None else round(self.duration_ms, 1),
+            "error": self.error,
+            "cause": self.cause,
+        }
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An object put into the local bucket, and its execution when the upload rule matched."""
+
+    stored: StoredObject
+    execution: Future[ExecutionOutcome] | None
+
+    @property
+    def accepted(self) -> bool:
+        return self.execution is not None
+
+
+class LocalPipeline:
+    """The local services, the state machine and a worker pool, wired as in AWS.
+
+    Thread-safe: uploads may come from any thread; executions run on the pool.
+    """
+
+    def __init__(
+        self,
+        home: DataHome,
+        options: PipelineOptions | None = None,
+        *,
+        notifier: Notifier | None = None,
+        faults: FaultPlan | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.home = home.create()
+        self.options = options or PipelineOptions()
+        if self.options.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.options.workers}")
+        plan = faults if faults is not None else faults_from_env(environ)
+        self.records = SqliteRecordStore(home.records_db, faults=plan)
+        self.executions = ExecutionStore(executions_db_path(home))
+        self.notifier = notifier or notifier_from_env(home, environ, faults=plan)
+        self.bus = LocalEventBus()
+        self.objects = LocalObjectStore(
+            home.buckets, on_object_created=S3EventSource(self.bus), faults=plan
+        )
+        self.detector = LocalDetector(self.objects, self.options.detector)
+        self.definition = json.loads(state_machine_path().read_text(encoding="utf-8"))
+        self.machine = StateMachine(
+            self.definition, function_arn_substitutions(), name=STATE_MACHINE_NAME
+        )
+        self.resolver = self._step_handlers()
+        self.bus.add_rule(
+            UPLOAD_RULE_NAME, load_upload_rule(self.options.bucket), self._start_from_event
+        )
+        self._pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="facepipe-exec")
+        self._this_upload = threading.local()
+
+    def _step_handlers(self) -> dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]]:
+        options = self.options
+        steps = {
+            "facepipe-detect": create_detect_step(self.detector, options.detect),
+            "facepipe-persist": create_persist_step(self.records, options.persist),
+            "facepipe-notify": create_notify_step(self.records, self.notifier, options.notify),
+        }
+        return {local_function_arn(name): step for name, step in steps.items()}
+
+    # --- uploading -------------------------------------------------------------------------
+    def upload(self, source: Path | bytes, key: str) -> Upload:
+        """Put a file (or bytes) into the bucket under ``key``; the rule decides what runs."""
+        data = Path(source) if not isinstance(source, bytes) else source
+        # put_object delivers the event on this thread; the rule's target leaves its future here.
+        self._this_upload.started = None
+        try:
+            stored = self.objects.put_object(self.options.bucket, key, data)
+            return Upload(stored, self._this_upload.started)
+        finally:
+            self._this_upload.started = None
+
+    def _start_from_event(self, event: dict[str, Any]) -> None:
+        """The upload rule's target: start an execution with the event as its input."""
+        self._this_upload.started = self._pool.submit(self.run_event, event)
+
+    # --- executing -------------------------------------------------------------------------
+    def run_event(
+        self, event: dict[str, Any], *, execution_name: str | None = None
+    ) -> ExecutionOutcome:
+        """Run the state machine for one "Object Created" event, here, storing as it goes."""
+        name = execution_name or str(uuid.uuid4())
+        arn = execution_arn(self.machine, name)
+        bucket, key, version = _image_of(event)
+        self.executions.start(
+            execution_arn=arn,
+            name=name,
+            state_machine_arn=self.machine.arn,
+            bucket=bucket,
+            image_key=key,
+            version_id=version,
+            input=event,
+            start_date=datetime.now(UTC),
+        )
+        try:
+            result = self.machine.run(
+                event,
+                resolver=self.resolver,
+                execution_name=name,
+                on_event=lambda history_event: self.executions.append_event(arn, history_event),
+            )
+        except Exception as failure:
+            # Not an ASL failure (those end in the result): still never leave it RUNNING.
+            self.executions.mark_stopped(
+                arn,
+                status="FAILED",
+                stop_date=datetime.now(UTC),
+                error=type(failure).__name__,
+                cause=str(failure),
+            )
+            raise
+        self.executions.finish(result)
+        return _outcome(result, bucket, key, version)
+
+    def close(self) -> None:
+        """Finish the executions already started, then release the files."""
+        self._pool.shutdown(wait=True)
+        self.objects.close()
+        self.records.close()
+        self.executions.close()
+
+    def __enter__(self) -> LocalPipeline:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def execution_arn(machine: StateMachine, name: str) -> str:
+    """The ARN the engine gives an execution of ``machine`` named ``name`` (as AWS forms it)."""
+    return machine.arn.replace(":stateMachine:", ":execution:") + f":{name}"
+
+
+def _image_of(event: dict[str, Any]) -> tuple[str, str, str]:
+    detail = event.get("detail", {})
+    obj = detail.get("object", {})
+    return (
+        str(detail.get("bucket", {}).get("name", "")),
+        decode_event_key(str(obj.get("key", ""))),
+        str(obj.get("version-id") or "null"),
+    )
+
+
+def _outcome(result: ExecutionResult, bucket: str, key: str, version: str) -> ExecutionOutcome:
+    return ExecutionOutcome(
+        execution_arn=result.execution_arn,
+        bucket=bucket,
+        key=key,
+        version_id=version,
+        status=result.status,
+        start_date=result.start_date,
+        stop_date=result.stop_date,
+        output=result.output,
+        error=result.error,
+        cause=result.cause,
+    )
+
+
+def route_step_logs(level: int | str = logging.WARNING) -> None:
+    """Send the steps' Powertools logs to stderr at ``level``, keeping stdout for results."""
+    from lambdas.common.observability import logger
+
+    logger.setLevel(level)
+    handler = logger.registered_handler
+    if isinstance(handler, logging.StreamHandler):
+        handler.setStream(sys.stderr)
