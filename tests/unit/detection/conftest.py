@@ -37,3 +37,8 @@ def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)
     return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def portrait_png(portrait: Image.Image) -> bytes:
+    return encode(portrait, "PNG")
