@@ -1,0 +1,120 @@
+"""The Notifier port offline: SMTP when configured, else a Maildir outbox in the data home.
+
+The outbox holds real RFC 5322 messages; any mail client that reads Maildir can open it,
+and ``list_outbox`` gives ``facepipe outbox`` its listing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mailbox
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.message import Message
+from email.parser import BytesParser
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+from facepipe.local.faults import NO_FAULTS, FaultPlan
+from facepipe.local.home import DataHome
+from facepipe.local.mail import Addresses, email_message, message_id
+from facepipe.local.smtp import SmtpNotifier, SmtpSettings
+from lambdas.common.model import Email
+from lambdas.common.ports import Notifier
+
+
+class MaildirOutbox:
+    """Delivers each email as a file in a Maildir; the same ``dedup_id`` is delivered once."""
+
+    def __init__(
+        self, folder: Path, addresses: Addresses, *, faults: FaultPlan = NO_FAULTS
+    ) -> None:
+        self.folder = folder
+        self.addresses = addresses
+        self._faults = faults
+        mailbox.Maildir(folder, create=True)  # tmp/, new/, cur/
+
+    def send(self, email: Email) -> str:
+        self._faults.check("smtp")
+        name = _maildir_name(email)
+        if self._delivered(name):
+            return message_id(email)
+        message = email_message(email, self.addresses)
+        temp = self.folder / "tmp" / f"{name}.{os.getpid()}.{secrets.token_hex(4)}"
+        try:
+            with open(temp, "xb") as out:
+                out.write(message.as_bytes(policy=policy.SMTP))  # CRLF, per RFC 5322
+                out.flush()
+                os.fsync(out.fileno())
+            # link() refuses to replace: of two racing senders exactly one delivers.
+            os.link(temp, self.folder / "new" / name)
+        except FileExistsError:
+            pass
+        finally:
+            temp.unlink(missing_ok=True)
+        return str(message["Message-ID"])
+
+    def _delivered(self, name: str) -> bool:
+        # A mail client moves read messages to cur/, adding ":2,<flags>" to the name.
+        return (self.folder / "new" / name).exists() or any((self.folder / "cur").glob(f"{name}:*"))
+
+
+def _maildir_name(email: Email) -> str:
+    """A deterministic Maildir file name (no '/' or ':') for one image version."""
+    return "facepipe-" + hashlib.sha256(email.dedup_id.encode("utf-8")).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: str  # the Maildir key
+    date: datetime
+    subject: str
+    to: str
+    message_id: str
+
+
+def list_outbox(folder: Path) -> list[OutboxMessage]:
+    """The messages in a Maildir outbox, newest first (empty if there is no outbox yet)."""
+    if not (folder / "new").is_dir():
+        return []
+    box = mailbox.Maildir(folder, factory=None, create=False)
+    found: list[OutboxMessage] = []
+    for key in box.iterkeys():  # (iterating a Mailbox itself yields messages)
+        try:
+            parsed = BytesParser(policy=policy.default).parsebytes(box.get_bytes(key))
+        except (KeyError, FileNotFoundError):  # moved or removed by a mail client meanwhile
+            continue
+        found.append(_summary(key, parsed))
+    return sorted(found, key=lambda m: (m.date, m.id), reverse=True)
+
+
+def _summary(key: str, message: Message) -> OutboxMessage:
+    try:
+        date = parsedate_to_datetime(str(message["Date"]))
+    except (TypeError, ValueError):
+        date = datetime.fromtimestamp(0, UTC)  # an undated message sorts last
+    return OutboxMessage(
+        id=key,
+        date=date,
+        subject=str(message["Subject"] or ""),
+        to=str(message["To"] or ""),
+        message_id=str(message["Message-ID"] or ""),
+    )
+
+
+def notifier_from_env(
+    home: DataHome,
+    environ: Mapping[str, str] | None = None,
+    *,
+    faults: FaultPlan = NO_FAULTS,
+) -> Notifier:
+    """SMTP when ``FACEPIPE_SMTP_URL``/``FACEPIPE_SMTP_HOST`` is set, else the Maildir outbox."""
+    addresses = Addresses.from_env(environ)
+    settings = SmtpSettings.from_env(environ)
+    if settings is not None:
+        return SmtpNotifier(settings, addresses, home.smtp_sent, faults=faults)
+    return MaildirOutbox(home.outbox, addresses, faults=faults)

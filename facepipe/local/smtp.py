@@ -1,0 +1,189 @@
+"""Sending the face email by SMTP, when ``FACEPIPE_SMTP_URL`` or ``FACEPIPE_SMTP_HOST`` says so.
+
+``smtp://user:pass@host:587?starttls=1`` (STARTTLS), ``smtps://user:pass@host:465`` (TLS from
+the start), or ``smtp://host:25`` (plain, e.g. a local relay). Equivalent separate variables:
+``FACEPIPE_SMTP_HOST``, ``_PORT``, ``_STARTTLS``, ``_SSL``, ``_USER``, ``_PASSWORD``;
+``FACEPIPE_SMTP_CA_FILE`` trusts a private CA.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import smtplib
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from facepipe.local.faults import NO_FAULTS, FaultPlan
+from facepipe.local.mail import Addresses, email_message, message_id
+from lambdas.common.errors import ConfigurationError, ServiceUnavailableError
+from lambdas.common.model import Email
+
+URL_ENV_VAR = "FACEPIPE_SMTP_URL"
+Security = Literal["none", "starttls", "ssl"]
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_DEFAULT_PORTS: dict[Security, int] = {"none": 25, "starttls": 587, "ssl": 465}
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    security: Security = "none"
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 10.0
+    ca_file: str | None = None
+
+    def __repr__(self) -> str:  # never show the password in logs or tracebacks
+        return (
+            f"SmtpSettings(host={self.host!r}, port={self.port}, security={self.security!r}, "
+            f"username={self.username!r})"
+        )
+
+    @classmethod
+    def from_url(cls, url: str, ca_file: str | None = None) -> SmtpSettings:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ConfigurationError(
+                f"{URL_ENV_VAR} must look like smtp://user:pass@host:587?starttls=1 "
+                "or smtps://user:pass@host:465"
+            )
+        query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
+        starttls = _flag(query.get("starttls", ""), f"{URL_ENV_VAR} starttls")
+        security: Security = "ssl" if parts.scheme == "smtps" else "none"
+        if starttls:
+            if security == "ssl":
+                raise ConfigurationError(
+                    f"{URL_ENV_VAR}: smtps:// and starttls=1 exclude each other"
+                )
+            security = "starttls"
+        try:
+            port = parts.port or _DEFAULT_PORTS[security]
+        except ValueError:
+            raise ConfigurationError(f"{URL_ENV_VAR} has a port that is not a number") from None
+        return cls(
+            host=parts.hostname,
+            port=port,
+            security=security,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            timeout=_number(query.get("timeout", "10"), f"{URL_ENV_VAR} timeout"),
+            ca_file=ca_file,
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings | None:
+        """The settings in the environment (URL first), or None when SMTP is not configured."""
+        env = os.environ if environ is None else environ
+        ca_file = env.get("FACEPIPE_SMTP_CA_FILE") or None
+        if env.get(URL_ENV_VAR):
+            return cls.from_url(env[URL_ENV_VAR], ca_file)
+        host = env.get("FACEPIPE_SMTP_HOST")
+        if not host:
+            return None
+        starttls = _flag(env.get("FACEPIPE_SMTP_STARTTLS", ""), "FACEPIPE_SMTP_STARTTLS")
+        use_ssl = _flag(env.get("FACEPIPE_SMTP_SSL", ""), "FACEPIPE_SMTP_SSL")
+        if starttls and use_ssl:
+            raise ConfigurationError(
+                "FACEPIPE_SMTP_STARTTLS and FACEPIPE_SMTP_SSL exclude each other"
+            )
+        security: Security = "ssl" if use_ssl else "starttls" if starttls else "none"
+        port_text = env.get("FACEPIPE_SMTP_PORT") or str(_DEFAULT_PORTS[security])
+        return cls(
+            host=host,
+            port=int(_number(port_text, "FACEPIPE_SMTP_PORT")),
+            security=security,
+            username=env.get("FACEPIPE_SMTP_USER") or None,
+            password=env.get("FACEPIPE_SMTP_PASSWORD") or None,
+            ca_file=ca_file,
+        )
+
+
+def _flag(text: str, where: str) -> bool:
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigurationError(f"{where} must be 1 or 0 (or true/false), got {text!r}")
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigurationError(f"{where} must be a number, got {text!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{where} must be positive, got {text!r}")
+    return value
+
+
+class SmtpNotifier:
+    """The Notifier port over SMTP; one message per ``Email.dedup_id``.
+
+    A marker file per sent email (written after the server accepted it) makes a second
+    ``send`` of the same email a no-op; concurrent sends are kept apart upstream by the
+    record store's notification claim.
+    """
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        addresses: Addresses,
+        sent_markers: Path,
+        *,
+        faults: FaultPlan = NO_FAULTS,
+    ) -> None:
+        self.settings = settings
+        self.addresses = addresses
+        self._sent_markers = sent_markers
+        self._faults = faults
+
+    def send(self, email: Email) -> str:
+        marker = self._sent_markers / hashlib.sha256(email.dedup_id.encode("utf-8")).hexdigest()
+        if marker.exists():
+            return message_id(email)
+        self._faults.check("smtp")
+        message = email_message(email, self.addresses)
+        self._deliver(message)
+        self._sent_markers.mkdir(parents=True, exist_ok=True)
+        marker.write_text(message["Message-ID"] + "\n", encoding="ascii")
+        return str(message["Message-ID"])
+
+    def _deliver(self, message: EmailMessage) -> None:
+        s = self.settings
+        where = f"SMTP server {s.host}:{s.port}"
+        try:
+            with self._connect() as client:
+                if s.username:
+                    client.login(s.username, s.password or "")
+                client.send_message(message)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise ConfigurationError(
+                f"{where} refused the login of {s.username!r}: {exc.smtp_code} {exc.smtp_error!r}"
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise ServiceUnavailableError(
+                f"could not send the email through {where}: {exc}"
+            ) from exc
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        context = ssl.create_default_context(cafile=s.ca_file)
+        if s.security == "ssl":
+            return smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
+        client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        if s.security == "starttls":
+            try:
+                client.starttls(context=context)
+            except BaseException:
+                client.close()
+                raise
+        return client

@@ -1,0 +1,78 @@
+"""Fault injection: off by default, parsed from FACEPIPE_FAULTS, raising AWS's error names."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from facepipe.local.faults import NO_FAULTS, FaultPlan, faults_from_env, parse_faults
+from facepipe.local.recordstore import SqliteRecordStore
+from lambdas.common.errors import (
+    ConfigurationError,
+    ProvisionedThroughputExceededException,
+    ServiceUnavailableError,
+    ThrottlingException,
+)
+
+
+def test_off_unless_asked_for():
+    assert faults_from_env({}) is NO_FAULTS
+    assert faults_from_env({"FACEPIPE_FAULTS": "  "}) is NO_FAULTS
+    assert not NO_FAULTS.enabled
+    for service in ("detector", "store", "smtp", "objects"):
+        NO_FAULTS.check(service)  # never raises
+
+
+def test_parses_rates_outage_and_seed():
+    plan = parse_faults("detector:0.05, store:0.1,smtp_down_for:1.5m,seed:7")
+
+    assert plan.rates == {"detector": 0.05, "store": 0.1}
+    assert plan.smtp_down_for == 90.0
+    assert plan.seed == 7
+    assert plan.enabled
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("detecter:0.1", "unknown fault service 'detecter'"),
+        ("store:lots", "needs a number"),
+        ("store:1.5", "must be 0..1"),
+        ("store", "should look like name:value"),
+        ("smtp_down_for:soon", "is not a duration"),
+    ],
+)
+def test_bad_specs_say_what_is_wrong(spec: str, message: str):
+    with pytest.raises(ConfigurationError, match=message):
+        parse_faults(spec)
+
+
+def test_rates_are_honoured_with_the_services_own_errors():
+    plan = FaultPlan(rates={"detector": 0.3}, seed=1)
+    raised: Counter[str] = Counter()
+    for _ in range(2000):
+        try:
+            plan.check("detector")
+        except (ThrottlingException, ProvisionedThroughputExceededException) as exc:
+            raised[type(exc).__name__] += 1
+
+    assert 450 < sum(raised.values()) < 750
+    assert set(raised) == {"ThrottlingException", "ProvisionedThroughputExceededException"}
+
+
+def test_the_smtp_outage_ends_after_its_duration():
+    now = [100.0]
+    plan = FaultPlan(smtp_down_for=10, clock=lambda: now[0])
+
+    with pytest.raises(ServiceUnavailableError):
+        plan.check("smtp")
+    now[0] = 110.0
+    plan.check("smtp")
+
+
+def test_the_record_store_consults_the_plan(tmp_path):
+    store = SqliteRecordStore(tmp_path / "r.sqlite3", faults=FaultPlan(rates={"store": 1.0}))
+
+    with pytest.raises((ProvisionedThroughputExceededException, ThrottlingException)):
+        store.get("k", "v")
