@@ -1,0 +1,121 @@
+"""`python -m facepipe.engine`: one JSON object out, clear errors, cheap imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def _engine(tmp_path, definition, execution_input=None, *extra):
+    definition_file = tmp_path / "definition.json"
+    definition_file.write_text(
+        definition if isinstance(definition, str) else json.dumps(definition)
+    )
+    argv = [sys.executable, "-m", "facepipe.engine", "--definition", str(definition_file)]
+    if execution_input is not None:
+        input_file = tmp_path / "input.json"
+        input_file.write_text(json.dumps(execution_input))
+        argv += ["--input", str(input_file)]
+    return subprocess.run([*argv, *extra], capture_output=True, text=True, timeout=60)
+
+
+PASS = {
+    "StartAt": "P",
+    "States": {"P": {"Type": "Pass", "Result": {"r": 1}, "ResultPath": "$.out", "End": True}},
+}
+
+
+def test_prints_the_succeeded_result(tmp_path):
+    done = _engine(tmp_path, PASS, {"a": 1})
+    assert done.returncode == 0
+    assert json.loads(done.stdout) == {"status": "SUCCEEDED", "output": {"a": 1, "out": {"r": 1}}}
+
+
+def test_prints_the_failed_result(tmp_path):
+    fail = {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E", "Cause": "C"}}}
+    assert json.loads(_engine(tmp_path, fail, {}).stdout) == {
+        "status": "FAILED",
+        "error": "E",
+        "cause": "C",
+    }
+
+
+def test_history_flag_adds_the_events(tmp_path):
+    printed = json.loads(_engine(tmp_path, PASS, {}, "--history").stdout)
+    assert [e["type"] for e in printed["history"]] == [
+        "ExecutionStarted",
+        "PassStateEntered",
+        "PassStateExited",
+        "ExecutionSucceeded",
+    ]
+    assert printed["history"][0]["timestamp"].endswith("+00:00")
+
+
+def test_task_without_a_handler_fails_like_an_unknown_function(tmp_path):
+    task = {
+        "StartAt": "T",
+        "States": {
+            "T": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "${Fn}"},
+                "End": True,
+            }
+        },
+    }
+    printed = json.loads(_engine(tmp_path, task, {}, "--substitution", "Fn=detect").stdout)
+    assert printed["status"] == "FAILED"
+    assert printed["error"] == "Lambda.ResourceNotFoundException"
+    assert "function:detect" in printed["cause"]
+
+
+def test_handler_option_serves_a_function(tmp_path):
+    task = {
+        "StartAt": "T",
+        "States": {
+            "T": {
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:1:function:dumps",
+                "End": True,
+            }
+        },
+    }
+    printed = json.loads(_engine(tmp_path, task, [1], "--handler", "dumps=json:dumps").stdout)
+    assert printed == {"status": "FAILED", "error": "TypeError", "cause": printed["cause"]}
+    assert "errorMessage" in json.loads(printed["cause"])
+
+
+def test_invalid_definition_exits_2_with_the_reason(tmp_path):
+    bad = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Next": "Nowhere"}}}
+    done = _engine(tmp_path, bad, {})
+    assert done.returncode == 2 and done.stdout == ""
+    assert "State 'P'" in done.stderr and "Nowhere" in done.stderr
+
+
+@pytest.mark.parametrize("text", ["{broken", ""])
+def test_unreadable_definition_is_explained(tmp_path, text):
+    done = _engine(tmp_path, text, {})
+    assert done.returncode == 2 and "not valid JSON" in done.stderr
+
+
+def test_missing_input_file_is_explained(tmp_path):
+    definition_file = tmp_path / "d.json"
+    definition_file.write_text(json.dumps(PASS))
+    done = subprocess.run(
+        [sys.executable, "-m", "facepipe.engine", "--definition", str(definition_file), "--input", str(tmp_path / "nope.json")],  # noqa: E501
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and "cannot read the input file" in done.stderr
+
+
+def test_importing_the_engine_loads_nothing_heavy():
+    probe = (
+        "import sys, facepipe.engine; "
+        "heavy = {'cv2', 'numpy', 'boto3', 'aws_cdk', 'PIL', 'facepipe.local'} & set(sys.modules); "
+        "print(sorted(heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]"
