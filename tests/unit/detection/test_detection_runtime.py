@@ -55,7 +55,7 @@ def test_threads_at_once_get_the_same_answer(group_bytes: bytes, detector: str) 
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(
-            pool.map(lambda _: detect_faces_in_bytes(group_bytes, detector=detector), range(8))
+            pool.map(lambda _: detect_faces_in_bytes(group_bytes, detector=detector), range(4))
         )
 
     assert len(expected) == 4
