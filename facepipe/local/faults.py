@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from lambdas.common.errors import (
     ConfigurationError,
@@ -23,6 +23,8 @@ from lambdas.common.errors import (
     StepError,
     ThrottlingException,
 )
+from lambdas.common.model import ImageRef
+from lambdas.common.ports import Detector, FaceAttributes
 
 FAULTS_ENV_VAR = "FACEPIPE_FAULTS"
 
@@ -123,3 +125,20 @@ def faults_from_env(environ: Mapping[str, str] | None = None) -> FaultPlan:
     """The plan in ``FACEPIPE_FAULTS``, or ``NO_FAULTS`` when it is unset or empty."""
     spec = (os.environ if environ is None else environ).get(FAULTS_ENV_VAR, "")
     return parse_faults(spec) if spec.strip() else NO_FAULTS
+
+
+class DetectorWithFaults:
+    """A Detector that first asks the plan whether Rekognition would have throttled the call."""
+
+    def __init__(self, detector: Detector, plan: FaultPlan) -> None:
+        self._detector = detector
+        self._plan = plan
+
+    def detect_faces(self, image: ImageRef, attributes: FaceAttributes) -> list[dict[str, Any]]:
+        self._plan.check("detector")
+        return self._detector.detect_faces(image, attributes)
+
+
+def with_detector_faults(detector: Detector, plan: FaultPlan) -> Detector:
+    """``detector`` itself when the plan injects no detector faults, else wrapped."""
+    return DetectorWithFaults(detector, plan) if plan.rates.get("detector") else detector

@@ -6,7 +6,13 @@ from collections import Counter
 
 import pytest
 
-from facepipe.local.faults import NO_FAULTS, FaultPlan, faults_from_env, parse_faults
+from facepipe.local.faults import (
+    NO_FAULTS,
+    FaultPlan,
+    faults_from_env,
+    parse_faults,
+    with_detector_faults,
+)
 from facepipe.local.recordstore import SqliteRecordStore
 from lambdas.common.errors import (
     ConfigurationError,
@@ -14,6 +20,7 @@ from lambdas.common.errors import (
     ServiceUnavailableError,
     ThrottlingException,
 )
+from lambdas.common.model import ImageRef
 
 
 def test_off_unless_asked_for():
@@ -76,3 +83,28 @@ def test_the_record_store_consults_the_plan(tmp_path):
 
     with pytest.raises((ProvisionedThroughputExceededException, ThrottlingException)):
         store.get("k", "v")
+
+
+class CountingDetector:
+    """Answers like Rekognition with one face; counts the calls that reached it."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect_faces(self, image: ImageRef, attributes: str) -> list[dict[str, object]]:
+        self.calls += 1
+        return [{"Confidence": 99.9}]
+
+
+def test_detector_faults_stop_the_call_before_the_detector():
+    image = ImageRef("b", "k.jpg", "v1", "e", 1, "01", "")
+    detector = CountingDetector()
+
+    assert with_detector_faults(detector, NO_FAULTS) is detector
+    always = with_detector_faults(detector, FaultPlan(rates={"detector": 1.0}))
+    with pytest.raises((ThrottlingException, ProvisionedThroughputExceededException)):
+        always.detect_faces(image, "DEFAULT")
+    assert detector.calls == 0
+    never = with_detector_faults(detector, FaultPlan(rates={"detector": 1e-12}, seed=3))
+    assert never.detect_faces(image, "DEFAULT") == [{"Confidence": 99.9}]
+    assert detector.calls == 1
