@@ -12,6 +12,7 @@ import hashlib
 import os
 import smtplib
 import ssl
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -153,9 +154,15 @@ class SmtpNotifier:
         self._faults.check("smtp")
         message = email_message(email, self.addresses)
         self._deliver(message)
-        self._sent_markers.mkdir(parents=True, exist_ok=True)
-        marker.write_text(message["Message-ID"] + "\n", encoding="ascii")
+        self._remember_sent(marker, str(message["Message-ID"]))
         return str(message["Message-ID"])
+
+    def _remember_sent(self, marker: Path, sent_id: str) -> None:
+        """Write the marker atomically: a half-written one must not pass for a sent email."""
+        self._sent_markers.mkdir(parents=True, exist_ok=True)
+        temp = marker.with_name(f"{marker.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        temp.write_text(sent_id + "\n", encoding="ascii")
+        os.replace(temp, marker)
 
     def _deliver(self, message: EmailMessage) -> None:
         s = self.settings

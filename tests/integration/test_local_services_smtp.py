@@ -157,6 +157,8 @@ def test_sending_the_same_email_twice_delivers_it_once(smtp_server, tmp_path: Pa
 
     assert first == second
     assert [m["Subject"] for m in inbox.messages] == [EMAIL.subject, "other"]
+    markers = sorted(p.name for p in (tmp_path / "smtp-sent").iterdir())
+    assert len(markers) == 2 and not any(name.endswith(".tmp") for name in markers)
 
 
 def _start_auth_over_starttls(server: dict[str, Any], certificate: Certificate) -> None:
