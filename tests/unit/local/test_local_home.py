@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from facepipe import resources
 from facepipe.local.home import DataHome, resolve_home
 from facepipe.resources import state_machine_path, statemachine_dir, upload_rule_path
 from lambdas.common.errors import ConfigurationError
@@ -48,8 +49,21 @@ def test_create_makes_a_private_folder_with_fixed_places(tmp_path: Path):
 def test_statemachine_files_are_found_in_the_checkout():
     assert statemachine_dir().name in ("statemachine", "_statemachine")
     assert "detail" in json.loads(upload_rule_path().read_text(encoding="utf-8"))
-    if (statemachine_dir() / "face_pipeline.asl.json").exists():
-        assert state_machine_path().name == "face_pipeline.asl.json"
-    else:  # not written yet by the engine's author: the error names what is missing
-        with pytest.raises(FileNotFoundError, match="face_pipeline.asl.json is missing"):
-            state_machine_path()
+    assert "StartAt" in json.loads(state_machine_path().read_text(encoding="utf-8"))
+
+
+def test_the_installed_copy_is_preferred_and_a_missing_file_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    installed, checkout = tmp_path / "_statemachine", tmp_path / "statemachine"
+    installed.mkdir()
+    checkout.mkdir()
+    (installed / "upload_rule.json").write_text("{}")
+    monkeypatch.setattr(resources, "_CANDIDATES", (installed, checkout))
+
+    assert upload_rule_path() == installed / "upload_rule.json"
+    with pytest.raises(FileNotFoundError, match=r"face_pipeline\.asl\.json is missing"):
+        state_machine_path()
+    monkeypatch.setattr(resources, "_CANDIDATES", (tmp_path / "none",))
+    with pytest.raises(FileNotFoundError, match="statemachine files not found"):
+        statemachine_dir()
