@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.events.models import EventPattern as MotoEventPattern
 
 from facepipe.local.eventpattern import EventPattern
 from facepipe.local.events import (
@@ -110,8 +111,10 @@ def test_the_deployed_upload_rule_decides_which_uploads_start_the_pipeline(
     store: LocalObjectStore, key: str, bucket: str, expected: bool
 ):
     rule = load_upload_rule(BUCKET)
+    event = _event_for(store, key, bucket)
 
-    assert rule.matches(_event_for(store, key, bucket)) is expected
+    assert rule.matches(event) is expected
+    assert MotoEventPattern.load(json.dumps(rule.pattern)).matches_event(event) is expected
 
 
 def test_the_upload_rule_file_keeps_the_bucket_placeholder():
