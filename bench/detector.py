@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import shutil
 import statistics
 import subprocess
@@ -65,6 +66,11 @@ def fetch_dataset() -> Path:
     """dlib's examples/faces from its Debian source package, cached in bench/out/."""
     if (FACES_DIR / "testing.xml").exists():
         return FACES_DIR
+    if shutil.which("apt-get") is None:
+        raise SystemExit(
+            "bench/detector.py needs apt-get (Debian/Ubuntu) to fetch dlib's annotated faces, "
+            f"or their files (training.xml, testing.xml, *.jpg) placed in {FACES_DIR}"
+        )
     apt_dir = OUT / "apt"
     for sub in ("lists/partial", "cache/archives/partial", "src"):
         (apt_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -76,6 +82,8 @@ def fetch_dataset() -> Path:
         f"-oDir::Cache={apt_dir / 'cache'}",
         "-oAPT::Get::List-Cleanup=0",
     ]
+    if os.geteuid() == 0:
+        options.append("-oAPT::Sandbox::User=root")  # our private dirs are not _apt's
     subprocess.run(["apt-get", *options, "-qq", "update"], check=True)
     subprocess.run(
         ["apt-get", *options, "-qq", "source", "--download-only", DLIB_SOURCE],
