@@ -296,3 +296,17 @@ def route_step_logs(level: int | str = logging.WARNING) -> None:
     handler = logger.registered_handler
     if isinstance(handler, logging.StreamHandler):
         handler.setStream(sys.stderr)
+
+
+def accepted_key_patterns() -> list[str]:
+    """The object keys the upload rule takes, for telling people why a file was skipped."""
+    from facepipe.resources import upload_rule_path
+
+    rule = json.loads(upload_rule_path().read_text(encoding="utf-8"))
+    matchers = rule.get("detail", {}).get("object", {}).get("key", [])
+    patterns: list[str] = []
+    for matcher in matchers:
+        text = next(iter(matcher.values())) if isinstance(matcher, dict) else matcher
+        if isinstance(text, str) and text.lower() not in patterns:
+            patterns.append(text.lower())
+    return patterns

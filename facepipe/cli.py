@@ -1,0 +1,142 @@
+"""The ``facepipe`` command: run the face pipeline offline and look at what it did.
+
+Only argparse is imported up front; the engine, the stores, rich and the face model are
+imported by the command that needs them, so ``facepipe --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments or missing files: reported as one line, exit status 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="facepipe",
+        description="The face-detection pipeline offline: the same state machine and step "
+        "logic as in AWS, on a local bucket, engine, detector, SQLite and mail outbox.",
+    )
+    parser.add_argument(
+        "--home", help="data folder (default: $FACEPIPE_HOME, else ~/.facepipe)", default=None
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the steps' logs")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser("run", help="upload images and run the pipeline on each")
+    run.add_argument("paths", nargs="+", metavar="IMAGE_OR_DIR")
+    _add_pipeline_options(run)
+    run.add_argument("--annotate", metavar="DIR", help="write copies with the faces boxed here")
+    run.add_argument("--json", action="store_true", help="print the results as JSON")
+
+    watch = commands.add_parser("watch", help="run each image that appears in a folder")
+    watch.add_argument("folder", metavar="DIR")
+    _add_pipeline_options(watch)
+    watch.add_argument("--interval", type=_positive_float, default=1.0, help="seconds (1)")
+    watch.add_argument(
+        "--existing", action="store_true", help="also run the files already in the folder"
+    )
+
+    records = commands.add_parser("records", help="list the face records")
+    records.add_argument("--faces-only", action="store_true", help="only images with faces")
+    records.add_argument("--limit", type=_positive_int, default=50)
+    records.add_argument("--json", action="store_true")
+
+    show = commands.add_parser("show", help="one image's record and execution history")
+    show.add_argument("key", metavar="KEY", help="object key, e.g. uploads/photo.jpg")
+    show.add_argument("--version", help="a version id (default: the latest upload)")
+    show.add_argument("--json", action="store_true")
+
+    outbox = commands.add_parser("outbox", help="list the emails in the local outbox")
+    outbox.add_argument("--json", action="store_true")
+
+    detect = commands.add_parser("detect", help="the face detector alone, as DetectFaces answers")
+    detect.add_argument("images", nargs="+", metavar="IMAGE")
+    detect.add_argument("--detector", default="auto", help="auto, mtcnn, yunet or haar")
+    detect.add_argument("--attributes", choices=("DEFAULT", "ALL"), default="DEFAULT")
+    detect.add_argument("--json", action="store_true")
+    return parser
+
+
+def _add_pipeline_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--prefix", default="uploads/", help="key prefix (uploads/)")
+    command.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    command.add_argument("--detector", default="auto", help="auto, mtcnn, yunet or haar")
+    command.add_argument("--bucket", default=None, help="local bucket name")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except UsageError as error:
+        print(f"facepipe: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as error:
+        known = _known_error_message(error)
+        if known is None:
+            raise
+        print(f"facepipe: error: {known}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _known_error_message(error: Exception) -> str | None:
+    """A one-line message for the failures a person can fix; None for bugs."""
+    from facepipe.local.detection import DetectorUnavailableError
+    from facepipe.local.objectstore import InvalidObjectName
+    from lambdas.common.errors import StepError
+
+    if isinstance(error, StepError):
+        return error.reason
+    if isinstance(error, DetectorUnavailableError | InvalidObjectName | OSError):
+        return str(error)
+    return None
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    import facepipe.cli_commands as cli_commands
+
+    handlers = {
+        "run": cli_commands.run,
+        "watch": cli_commands.watch,
+        "records": cli_commands.records,
+        "show": cli_commands.show,
+        "outbox": cli_commands.outbox,
+        "detect": cli_commands.detect,
+    }
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,319 @@
+"""What each ``facepipe`` sub-command does (parsing lives in facepipe.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from concurrent.futures import Future, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from facepipe import cli_views as views
+from facepipe.cli import EXIT_FAILED, EXIT_OK, UsageError
+from facepipe.local.home import DataHome, resolve_home
+from facepipe.local.runtime import (
+    DEFAULT_BUCKET,
+    ExecutionOutcome,
+    LocalPipeline,
+    PipelineOptions,
+    Upload,
+    accepted_key_patterns,
+    route_step_logs,
+)
+
+PROGRESS_THRESHOLD = 3  # a progress bar only for more images than this
+
+
+@dataclass
+class FileResult:
+    """One input file: its upload, and how its execution ended (None when skipped)."""
+
+    file: Path
+    upload: Upload
+    outcome: ExecutionOutcome | None = None
+    annotated: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"file": str(self.file), "key": self.upload.stored.key}
+        if self.outcome is None:
+            data.update(status="SKIPPED", reason=skip_reason(self.upload.stored.key))
+        else:
+            data.update(self.outcome.to_dict())
+        data["annotated"] = str(self.annotated) if self.annotated else None
+        return data
+
+
+def skip_reason(key: str) -> str:
+    return f"the upload rule does not take {key!r}; it takes keys like " + ", ".join(
+        accepted_key_patterns()
+    )
+
+
+def print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+
+
+def _home(args: argparse.Namespace) -> DataHome:
+    return resolve_home(args.home)
+
+
+def _pipeline(args: argparse.Namespace) -> LocalPipeline:
+    route_step_logs(logging.INFO if args.verbose else logging.WARNING)
+    options = PipelineOptions(
+        bucket=args.bucket or DEFAULT_BUCKET, detector=args.detector, workers=args.workers
+    )
+    return LocalPipeline(_home(args), options)
+
+
+def image_files(paths: list[str]) -> list[Path]:
+    """The files named, and the (non-hidden) files directly inside the folders named."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UsageError(f"no such file or folder: {raw}")
+    if not files:
+        raise UsageError("no files to run: the folders given are empty")
+    return files
+
+
+# --- run -----------------------------------------------------------------------------------
+def run(args: argparse.Namespace) -> int:
+    files = image_files(args.paths)
+    annotate_dir = Path(args.annotate) if args.annotate else None
+    with _pipeline(args) as pipeline:
+        results = [FileResult(f, pipeline.upload(f, args.prefix + f.name)) for f in files]
+        _wait_for(results, show_progress=not args.json and sys.stderr.isatty())
+        if annotate_dir is not None:
+            _annotate(pipeline, results, annotate_dir)
+        if args.json:
+            print_json([result.to_dict() for result in results])
+        else:
+            _print_run(pipeline, results, annotate_dir)
+    failed = any(r.outcome is not None and not r.outcome.succeeded for r in results)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _wait_for(results: list[FileResult], *, show_progress: bool) -> None:
+    pending = {r.upload.execution: r for r in results if r.upload.execution is not None}
+    with views.progress(
+        len(pending), enabled=show_progress and len(pending) > PROGRESS_THRESHOLD
+    ) as advance:
+        for future in as_completed(pending):
+            pending[future].outcome = _outcome_of(future, pending[future].upload)
+            advance()
+
+
+def _outcome_of(future: Future[ExecutionOutcome], upload: Upload) -> ExecutionOutcome:
+    """The execution's outcome; an error outside the state machine counts as a failure."""
+    try:
+        return future.result()
+    except Exception as error:
+        stored = upload.stored
+        return ExecutionOutcome(
+            execution_arn="",
+            bucket=stored.bucket,
+            key=stored.key,
+            version_id=str(stored.version_id),
+            status="FAILED",
+            start_date=None,
+            stop_date=None,
+            error=type(error).__name__,
+            cause=str(error),
+        )
+
+
+def _annotate(pipeline: LocalPipeline, results: list[FileResult], folder: Path) -> None:
+    from facepipe.annotate import annotate_image
+
+    for result in results:
+        outcome = result.outcome
+        if outcome is None or not outcome.succeeded:
+            continue
+        record = pipeline.records.get(outcome.key, outcome.version_id)
+        if record is None:
+            continue
+        result.annotated = annotate_image(
+            result.file.read_bytes(), record.faces, folder / result.file.name
+        )
+
+
+def _print_run(pipeline: LocalPipeline, results: list[FileResult], annotated: Path | None) -> None:
+    console = views.stdout_console()
+    console.print(views.run_table(results))
+    ran = [r for r in results if r.outcome is not None and r.outcome.execution_arn]
+    if len(ran) == 1 and len(results) == 1:
+        views.print_execution_graph(
+            console,
+            pipeline.definition,
+            pipeline.executions.history(ran[0].outcome.execution_arn),  # type: ignore[union-attr]
+            ran[0].upload.stored.key,
+        )
+    for result in results:
+        if result.outcome is None:
+            console.print(f"skipped {result.file}: {skip_reason(result.upload.stored.key)}")
+    if annotated is not None:
+        console.print(f"annotated images: {annotated}")
+    console.print(f"records: {pipeline.records.path}   outbox: {pipeline.home.outbox}")
+
+
+# --- watch ---------------------------------------------------------------------------------
+def watch(args: argparse.Namespace) -> int:
+    from facepipe.local.watcher import FolderWatcher
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UsageError(f"no such folder: {args.folder}")
+    watcher = FolderWatcher(folder, include_existing=args.existing)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    tally = views.WatchTally(views.stdout_console())
+    try:
+        with _pipeline(args) as pipeline:
+            tally.say(f"watching {folder} (Ctrl-C to stop)")
+            while not stop.wait(args.interval):
+                for path in watcher.poll():
+                    if stop.is_set():
+                        break  # what is not uploaded yet is left for the next run
+                    _hand_over(pipeline, path, args.prefix, tally)
+            tally.say(f"stopping: finishing {tally.in_progress} execution(s) already started")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    tally.say(tally.summary())
+    return EXIT_FAILED if tally.failed else EXIT_OK
+
+
+def _hand_over(pipeline: LocalPipeline, path: Path, prefix: str, tally: views.WatchTally) -> None:
+    try:
+        upload = pipeline.upload(path, prefix + path.name)
+    except FileNotFoundError:
+        tally.say(f"{path.name} disappeared before it could be uploaded")
+        return
+    if upload.execution is None:
+        tally.skipped(path, skip_reason(upload.stored.key))
+        return
+    tally.started()
+    upload.execution.add_done_callback(lambda done: tally.finished(_outcome_of(done, upload)))
+
+
+# --- records, show, outbox -------------------------------------------------------------------
+def records(args: argparse.Namespace) -> int:
+    from facepipe.local.recordstore import SqliteRecordStore
+
+    home = _home(args)
+    found = []
+    if home.records_db.exists():
+        store = SqliteRecordStore(home.records_db)
+        found = store.list_records(limit=args.limit, faces_only=args.faces_only)
+        store.close()
+    if args.json:
+        print_json([record.to_dict() for record in found])
+    else:
+        views.stdout_console().print(views.records_table(found))
+    return EXIT_OK
+
+
+def show(args: argparse.Namespace) -> int:
+    from facepipe.local.executions import ExecutionStore, executions_db_path
+    from facepipe.local.recordstore import SqliteRecordStore
+
+    home = _home(args)
+    record, execution, history = None, None, []
+    if home.records_db.exists():
+        store = SqliteRecordStore(home.records_db)
+        record = store.get(args.key, args.version) if args.version else store.get_latest(args.key)
+        store.close()
+    if executions_db_path(home).exists():
+        executions = ExecutionStore(executions_db_path(home))
+        version = args.version or (record.version_id if record else None)
+        found = executions.for_image(args.key, version)
+        if found:
+            execution, history = found[0], executions.history(found[0].execution_arn)
+        executions.close()
+    if record is None and execution is None:
+        raise UsageError(f"nothing recorded for key {args.key!r}; `facepipe records` lists keys")
+    if args.json:
+        print_json(
+            {
+                "record": record.to_dict() if record else None,
+                "execution": execution.to_dict() if execution else None,
+                "history": history,
+            }
+        )
+        return EXIT_OK
+    views.print_show(views.stdout_console(), record, execution, history)
+    return EXIT_OK
+
+
+def outbox(args: argparse.Namespace) -> int:
+    from facepipe.local.notifier import list_outbox
+
+    home = _home(args)
+    messages = list_outbox(home.outbox)
+    if args.json:
+        print_json(
+            [
+                {
+                    "id": m.id,
+                    "date": m.date.isoformat(),
+                    "to": m.to,
+                    "subject": m.subject,
+                    "messageId": m.message_id,
+                    "path": str(_message_path(home, m.id)),
+                }
+                for m in messages
+            ]
+        )
+        return EXIT_OK
+    console = views.stdout_console()
+    console.print(views.outbox_table(messages, lambda key: _message_path(home, key)))
+    console.print(f"outbox: {home.outbox}")
+    return EXIT_OK
+
+
+def _message_path(home: DataHome, key: str) -> Path:
+    """Where the Maildir keeps a message: new/ until a mail client reads it, then cur/."""
+    unread = home.outbox / "new" / key
+    if unread.exists():
+        return unread
+    read = sorted((home.outbox / "cur").glob(f"{key}:*"))
+    return read[0] if read else unread
+
+
+# --- detect --------------------------------------------------------------------------------
+def detect(args: argparse.Namespace) -> int:
+    from facepipe.local.detection import get_finder
+
+    files = [Path(name) for name in args.images]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise UsageError(f"no such file: {', '.join(missing)}")
+    get_finder(args.detector)  # an unknown or missing detector is a usage error, up front
+    answers = [detect_file(f, args.attributes, args.detector) for f in files]
+    if args.json:
+        print_json(answers)
+    else:
+        views.stdout_console().print(views.detect_table(answers))
+    return EXIT_FAILED if any("error" in answer for answer in answers) else EXIT_OK
+
+
+def detect_file(file: Path, attributes: str, detector: str) -> dict[str, Any]:
+    """DetectFaces' answer for one file plus its ``key``, or the error Rekognition would give."""
+    from facepipe.local.detection import detect_faces_in_bytes
+    from lambdas.common.errors import StepError
+
+    try:
+        faces = detect_faces_in_bytes(file.read_bytes(), attributes, detector)
+    except StepError as error:
+        return {"key": file.name, "error": {"Code": type(error).__name__, "Message": error.reason}}
+    return {"key": file.name, "FaceDetails": faces}

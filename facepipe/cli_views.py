@@ -1,0 +1,264 @@
+"""How the ``facepipe`` commands look in a terminal: rich tables, progress, the graph."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from facepipe.cli_commands import FileResult
+    from facepipe.local.executions import StoredExecution
+    from facepipe.local.notifier import OutboxMessage
+    from facepipe.local.runtime import ExecutionOutcome
+    from lambdas.common.model import FaceRecord
+
+DETAIL_WIDTH = 70
+_STATUS_STYLE = {"SUCCEEDED": "green", "DETECTED": "green", "FAILED": "red", "SKIPPED": "yellow"}
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False)
+
+
+def _status(text: str) -> str:
+    style = _STATUS_STYLE.get(text, "cyan")
+    return f"[{style}]{text}[/{style}]"
+
+
+def _short(text: str | None, width: int = DETAIL_WIDTH) -> str:
+    one_line = " ".join((text or "").split())
+    return one_line if len(one_line) <= width else one_line[: width - 1] + "…"
+
+
+@contextmanager
+def progress(total: int, *, enabled: bool) -> Iterator[Callable[[], None]]:
+    """Yields ``advance()``; draws a bar on stderr only when ``enabled``."""
+    if not enabled:
+        yield lambda: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("images", total=total)
+        yield lambda: bar.advance(task)
+
+
+def run_table(results: list[FileResult]) -> Table:
+    table = Table(title="facepipe run")
+    for column in ("key", "faces", "status", "time", "detail"):
+        table.add_column(column, justify="right" if column in ("faces", "time") else "left")
+    for result in results:
+        outcome = result.outcome
+        if outcome is None:
+            table.add_row(result.upload.stored.key, "", _status("SKIPPED"), "", "not a rule match")
+            continue
+        table.add_row(
+            outcome.key,
+            "" if outcome.face_count is None else str(outcome.face_count),
+            _status(outcome.status),
+            "" if outcome.duration_ms is None else f"{outcome.duration_ms:.0f} ms",
+            _outcome_detail(outcome),
+        )
+    return table
+
+
+def _outcome_detail(outcome: ExecutionOutcome) -> str:
+    if outcome.succeeded:
+        return ""
+    return _short(f"{outcome.error}: {outcome.cause}")
+
+
+def print_execution_graph(
+    console: Console, definition: dict[str, Any], history: list[dict[str, Any]], title: str
+) -> None:
+    from facepipe.graph import build_graph, summarize_history
+    from facepipe.graph.terminal import print_execution
+
+    graph = build_graph(definition)
+    summary = summarize_history(history, list(definition["States"]))
+    print_execution(graph, summary, title, console)
+
+
+def records_table(records: list[FaceRecord]) -> Table:
+    table = Table(title="face records")
+    table.add_column("key", min_width=20, overflow="fold")
+    table.add_column("status")
+    table.add_column("faces", justify="right")
+    table.add_column("detected (UTC)", no_wrap=True)
+    table.add_column("emailed")
+    table.add_column("reason")
+    for record in records:
+        table.add_row(
+            record.key,
+            _status(record.status),
+            str(record.face_count),
+            record.detected_at[:19].replace("T", " "),
+            "yes" if record.notified_at else "",
+            _short(record.reason, 40),
+        )
+    return table
+
+
+def print_show(
+    console: Console,
+    record: FaceRecord | None,
+    execution: StoredExecution | None,
+    history: list[dict[str, Any]],
+) -> None:
+    if record is not None:
+        console.print(_record_table(record))
+    if execution is not None:
+        from facepipe.resources import state_machine_path
+
+        definition = _json_file(state_machine_path())
+        print_execution_graph(console, definition, history, execution.image_key)
+        console.print(events_table(history))
+
+
+def _json_file(path: Path) -> dict[str, Any]:
+    import json
+
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def _record_table(record: FaceRecord) -> Table:
+    table = Table(title=f"record of {record.key}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    rows = [
+        ("bucket", record.bucket),
+        ("version", record.version_id),
+        ("status", _status(record.status)),
+        ("faces", str(record.face_count)),
+        ("detected", record.detected_at),
+        ("notified", record.notified_at or "no"),
+        ("execution", record.execution_arn),
+    ]
+    rows += [
+        (name, value)
+        for name, value in (("error", record.error), ("reason", record.reason))
+        if value
+    ]
+    for face_number, face in enumerate(record.faces, 1):
+        box = face.get("box", {})
+        rows.append(
+            (
+                f"face {face_number}",
+                f"{face.get('confidence', 0):.1f}%  left {box.get('left', 0):.3f} top "
+                f"{box.get('top', 0):.3f} width {box.get('width', 0):.3f} height "
+                f"{box.get('height', 0):.3f}",
+            )
+        )
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def events_table(history: list[dict[str, Any]]) -> Table:
+    table = Table(title="execution history")
+    for column in ("id", "time", "type", "state", "detail"):
+        table.add_column(column, justify="right" if column == "id" else "left")
+    for event in history:
+        details: dict[str, Any] = next(
+            (v for k, v in event.items() if k.endswith("EventDetails") and isinstance(v, dict)),
+            {},
+        )
+        detail = str(details.get("error", ""))
+        if detail and details.get("cause"):
+            detail = _short(f"{detail}: {details['cause']}", 60)
+        state = str(details.get("name", ""))
+        table.add_row(
+            str(event.get("id", "")),
+            str(event.get("timestamp", ""))[11:23],
+            str(event.get("type", "")),
+            state,
+            detail,
+        )
+    return table
+
+
+def outbox_table(messages: list[OutboxMessage], path_of: Callable[[str], Path]) -> Table:
+    table = Table(title="outbox")
+    for column in ("date", "to", "subject", "file"):
+        table.add_column(column)
+    for message in messages:
+        table.add_row(
+            message.date.isoformat(timespec="seconds"),
+            message.to,
+            message.subject,
+            str(path_of(message.id)),
+        )
+    return table
+
+
+def detect_table(answers: list[dict[str, Any]]) -> Table:
+    table = Table(title="face detection")
+    for column in ("key", "faces", "confidence", "error"):
+        table.add_column(column)
+    for answer in answers:
+        if "error" in answer:
+            error = answer["error"]
+            table.add_row(answer["key"], "", "", _short(f"{error['Code']}: {error['Message']}"))
+            continue
+        faces = answer["FaceDetails"]
+        scores = ", ".join(f"{face['Confidence']:.1f}%" for face in faces)
+        table.add_row(answer["key"], str(len(faces)), scores, "")
+    return table
+
+
+class WatchTally:
+    """What ``facepipe watch`` did, told as it happens; safe to call from worker threads."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._lock = threading.Lock()
+        self.uploaded = self.succeeded = self.failed = self.skipped_count = 0
+
+    @property
+    def in_progress(self) -> int:
+        with self._lock:
+            return self.uploaded - self.succeeded - self.failed
+
+    def say(self, text: str) -> None:
+        with self._lock:
+            self.console.print(text)
+
+    def started(self) -> None:
+        with self._lock:
+            self.uploaded += 1
+
+    def skipped(self, path: Path, reason: str) -> None:
+        with self._lock:
+            self.skipped_count += 1
+            self.console.print(f"skipped {path.name}: {reason}")
+
+    def finished(self, outcome: ExecutionOutcome) -> None:
+        with self._lock:
+            if outcome.succeeded:
+                self.succeeded += 1
+                text = f"{outcome.key}: {outcome.face_count} face(s)"
+            else:
+                self.failed += 1
+                text = f"{outcome.key}: FAILED {outcome.error}: {_short(outcome.cause)}"
+            self.console.print(text)
+
+    def summary(self) -> str:
+        with self._lock:
+            return (
+                f"watched: {self.uploaded} image(s) run ({self.succeeded} succeeded, "
+                f"{self.failed} failed), {self.skipped_count} skipped"
+            )
