@@ -164,7 +164,7 @@ def _print_run(pipeline: LocalPipeline, results: list[FileResult], annotated: Pa
             console.print(f"skipped {result.file}: {skip_reason(result.upload.stored.key)}")
     if annotated is not None:
         console.print(f"annotated images: {annotated}")
-    console.print(f"records: {pipeline.records.path}   outbox: {pipeline.home.outbox}")
+    console.print(f"records: {pipeline.records.path}\noutbox: {pipeline.home.outbox}")
 
 
 # --- watch ---------------------------------------------------------------------------------
