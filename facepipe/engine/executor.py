@@ -62,13 +62,18 @@ class ExecutionContext:
 def payload_text(value: Any, what: str) -> str:
     """JSON text of a state payload; past 256 KB this is States.DataLimitExceeded."""
     text = to_json(value)
+    _check_size(text, what)
+    return text
+
+
+def _check_size(text: str, what: str) -> None:
+    # A str of n characters is at most 4n bytes of UTF-8: encode only when it could matter.
     if len(text) * 4 > PAYLOAD_LIMIT_BYTES and len(text.encode()) > PAYLOAD_LIMIT_BYTES:
         raise StatesError(
             DATA_LIMIT_EXCEEDED,
             f"The {what} has a size exceeding the maximum number of bytes service limit "
             f"({PAYLOAD_LIMIT_BYTES} bytes).",
         )
-    return text
 
 
 class Runner:
@@ -83,6 +88,8 @@ class Runner:
         self.flow = flow
         self.variables = variables
         self.previous_id = previous_id
+        # The JSON text of the last state output, reused as the next state's input text.
+        self._last_output: tuple[Any, str] | None = None
 
     # --- bookkeeping --------------------------------------------------------------------
 
@@ -120,9 +127,10 @@ class Runner:
     def run_state(self, name: str, state: dict[str, Any], raw: Any) -> tuple[str | None, Any]:
         kind = state["Type"]
         entered = self.shared.clock.now()
+        last = self._last_output
+        input_text = last[1] if last and last[0] is raw else payload_text(raw, "state input")
         entered_id = self.record(
-            f"{kind}StateEntered",
-            data_details("input", payload_text(raw, "state input"), name=name),
+            f"{kind}StateEntered", data_details("input", input_text, name=name)
         )
         try:
             next_name, output, assigned = _STATE_KINDS[kind](self, name, state, raw, entered)
@@ -130,7 +138,9 @@ class Runner:
             raise _located(failure, name, entered_id) from None
         if kind != "Fail":
             self.variables.update(assigned)
-            details = data_details("output", payload_text(output, "state output"), name=name)
+            output_text = payload_text(output, "state output")
+            self._last_output = (output, output_text)
+            details = data_details("output", output_text, name=name)
             if assigned:
                 details["assignedVariables"] = {k: to_json(v) for k, v in assigned.items()}
                 details["assignedVariablesDetails"] = {"truncated": False}
@@ -264,8 +274,8 @@ class Runner:
             handler = tasks.find_handler(self.shared.resolver, target.function)
             self.record("LambdaFunctionStarted")
             context = tasks.new_context(target.function, self.shared.clock, timeout)
-            result = tasks.call_handler(handler, event, context, timeout)
-            text = payload_text(result, "Lambda function result")
+            result, text = tasks.call_handler(handler, event, context, timeout)
+            _check_size(text, "Lambda function result")
         except StatesError as failure:
             timed_out = failure.error == TIMEOUT
             self.record(
@@ -294,11 +304,12 @@ class Runner:
             context = tasks.new_context(target.function, self.shared.clock, timeout)
             if target.kind == "lambda:invoke":
                 event = parameters.get("Payload", {})
-                payload = tasks.call_handler(handler, event, context, timeout)
-                result = tasks.invoke_response(payload, context)
+                payload, payload_json = tasks.call_handler(handler, event, context, timeout)
+                result = tasks.invoke_response(payload, payload_json, context)
+                text = payload_text(result, "task result")
             else:
-                result = tasks.call_handler(handler, parameters, context, timeout)
-            text = payload_text(result, "task result")
+                result, text = tasks.call_handler(handler, parameters, context, timeout)
+                _check_size(text, "task result")
         except StatesError as failure:
             timed_out = failure.error == TIMEOUT
             self.record(

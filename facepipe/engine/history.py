@@ -21,8 +21,13 @@ _STATE_ENTERED_SUFFIX = "StateEntered"
 _STATE_EXITED_SUFFIX = "StateExited"
 
 
+# One encoder, built once: json.dumps with options would build a new one on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def to_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON text, as the API shows payloads."""
+    return _ENCODER.encode(value)
 
 
 def details_key(event_type: str) -> str:

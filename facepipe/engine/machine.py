@@ -24,6 +24,9 @@ from facepipe.engine.executor import (
 from facepipe.engine.history import EventListener, History, data_details, error_details
 from facepipe.engine.timestamps import format_timestamp
 
+# Seeding a Random costs tens of microseconds; one shared generator serves every execution.
+_JITTER = random.Random()
+
 LOCAL_ROLE_ARN = f"arn:aws:iam::{tasks.ACCOUNT}:role/facepipe-local-engine"
 
 
@@ -99,7 +102,7 @@ class StateMachine:
             clock=clock,
             history=history,
             resolver=resolver,
-            rng=random.Random(),
+            rng=_JITTER,
             deadline=started + timedelta(seconds=timeout) if timeout else None,
             timeout_seconds=timeout,
         )

@@ -14,6 +14,7 @@ from typing import Any
 
 from facepipe.engine.clock import Clock
 from facepipe.engine.errors import TIMEOUT, StatesError
+from facepipe.engine.history import to_json
 
 Handler = Callable[[Any, Any], Any]
 Resolver = Mapping[str, Handler] | Callable[[str], Handler | None]
@@ -113,14 +114,15 @@ def new_context(function: str, clock: Clock, timeout_seconds: int | None) -> Lam
 
 def call_handler(
     handler: Handler, event: Any, context: LambdaContext, timeout_seconds: int | None
-) -> Any:
+) -> tuple[Any, str]:
     """Call the handler as the Lambda runtime would: JSON in, JSON out, errors named.
 
     The event and the result cross a JSON boundary, so handler and engine never share
-    mutable objects. Past `timeout_seconds` the task fails with States.Timeout.
+    mutable objects. Past `timeout_seconds` the task fails with States.Timeout. Returns the
+    result and its JSON text.
     """
     clock = context.clock
-    payload = json.loads(json.dumps(event))
+    payload = json.loads(to_json(event))
     started = clock.now()
     if timeout_seconds is not None and clock.is_real:
         result = _call_with_timer(handler, payload, context, timeout_seconds)
@@ -131,13 +133,13 @@ def call_handler(
     return result
 
 
-def _call_once(handler: Handler, event: Any, context: LambdaContext) -> Any:
+def _call_once(handler: Handler, event: Any, context: LambdaContext) -> tuple[Any, str]:
     try:
         result = handler(event, context)
     except Exception as failure:
         raise StatesError(type(failure).__name__, lambda_error_cause(failure, context)) from None
     try:
-        return json.loads(json.dumps(result))
+        text = to_json(result)
     except (TypeError, ValueError) as unmarshalable:
         cause = {
             "errorMessage": f"Unable to marshal response: {unmarshalable}",
@@ -146,11 +148,12 @@ def _call_once(handler: Handler, event: Any, context: LambdaContext) -> Any:
             "stackTrace": [],
         }
         raise StatesError("Runtime.MarshalError", json.dumps(cause)) from None
+    return json.loads(text), text
 
 
 def _call_with_timer(
     handler: Handler, event: Any, context: LambdaContext, timeout_seconds: int
-) -> Any:
+) -> tuple[Any, str]:
     # A hung handler cannot be killed; it is left running in a daemon thread and the task
     # fails on time, as Step Functions would.
     outcome: dict[str, Any] = {}
@@ -184,7 +187,7 @@ def lambda_error_cause(failure: BaseException, context: LambdaContext) -> str:
     )
 
 
-def invoke_response(payload: Any, context: LambdaContext) -> dict[str, Any]:
+def invoke_response(payload: Any, payload_text: str, context: LambdaContext) -> dict[str, Any]:
     """The `lambda:invoke` task result: the function's output plus Lambda's response metadata."""
     request_id = context.aws_request_id
     headers = {
@@ -193,7 +196,7 @@ def invoke_response(payload: Any, context: LambdaContext) -> dict[str, Any]:
         "X-Amz-Executed-Version": "$LATEST",
         "x-amzn-Remapped-Content-Length": "0",
         "x-amzn-RequestId": request_id,
-        "Content-Length": str(len(json.dumps(payload))),
+        "Content-Length": str(len(payload_text.encode())),
     }
     return {
         "ExecutedVersion": "$LATEST",

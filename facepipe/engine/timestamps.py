@@ -39,5 +39,5 @@ def parse_timestamp(text: object) -> datetime | None:
 
 def format_timestamp(moment: datetime) -> str:
     """ISO-8601 in UTC with milliseconds, as `$$.Execution.StartTime` is written."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="milliseconds") + "Z"
