@@ -23,6 +23,14 @@ tracer = Tracer()
 metrics = Metrics()
 
 
+def correlate_with_execution(execution_arn: str) -> None:
+    """Add the execution ARN to every log line of this invocation.
+
+    Thread-local keys, because offline a worker pool runs several executions at once.
+    """
+    logger.thread_safe_append_keys(execution_arn=execution_arn)
+
+
 def count(name: str, value: float = 1) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 

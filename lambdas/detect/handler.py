@@ -17,7 +17,13 @@ from typing import Any, cast
 from lambdas.common.aws.rekognition import RekognitionDetector
 from lambdas.common.config import choice_env, number_env
 from lambdas.common.faces import summarize_faces
-from lambdas.common.observability import StepHandler, count, lambda_entry, logger
+from lambdas.common.observability import (
+    StepHandler,
+    correlate_with_execution,
+    count,
+    lambda_entry,
+    logger,
+)
 from lambdas.common.ports import Detector, FaceAttributes
 from lambdas.common.step_input import read_execution_arn, read_image
 
@@ -47,7 +53,7 @@ def create_handler(detector: Detector, config: DetectConfig) -> StepHandler:
 
     def detect(event: dict[str, Any], context: Any) -> dict[str, Any]:
         image = read_image(event)
-        logger.append_keys(execution_arn=read_execution_arn(event))
+        correlate_with_execution(read_execution_arn(event))
         found = detector.detect_faces(image, config.attributes)
         faces = summarize_faces(found, config.attributes, config.min_confidence)
         logger.info(

@@ -16,7 +16,13 @@ from lambdas.common.aws.dynamodb import DynamoDbRecordStore
 from lambdas.common.aws.sns import SnsNotifier
 from lambdas.common.config import required_env
 from lambdas.common.face_email import build_face_email, step_functions_console_url
-from lambdas.common.observability import StepHandler, count, lambda_entry, logger
+from lambdas.common.observability import (
+    StepHandler,
+    correlate_with_execution,
+    count,
+    lambda_entry,
+    logger,
+)
 from lambdas.common.ports import Notifier, RecordStore
 from lambdas.common.step_input import read_execution_arn, read_image, read_object
 
@@ -34,7 +40,7 @@ def create_handler(store: RecordStore, notifier: Notifier, config: NotifyConfig)
     def notify(event: dict[str, Any], context: Any) -> dict[str, Any]:
         image, detection = read_image(event), read_object(event, "detection")
         execution_arn = read_execution_arn(event)
-        logger.append_keys(execution_arn=execution_arn)
+        correlate_with_execution(execution_arn)
         if not store.claim_notification(image.key, image.record_version_id):
             logger.info("notification skipped: this image version was already notified")
             return {"sent": False, "messageId": None}

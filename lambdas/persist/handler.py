@@ -19,7 +19,13 @@ from lambdas.common.aws.dynamodb import DynamoDbRecordStore
 from lambdas.common.config import required_env
 from lambdas.common.failure import failure_reason
 from lambdas.common.model import FaceRecord, ImageRef
-from lambdas.common.observability import StepHandler, count, lambda_entry, logger
+from lambdas.common.observability import (
+    StepHandler,
+    correlate_with_execution,
+    count,
+    lambda_entry,
+    logger,
+)
 from lambdas.common.ordering import DETECTED, FAILED, sortable_sequencer
 from lambdas.common.ports import RecordStore
 from lambdas.common.step_input import read_execution_arn, read_image, read_object
@@ -82,7 +88,7 @@ def create_handler(store: RecordStore, config: PersistConfig) -> StepHandler:
 
     def persist(event: dict[str, Any], context: Any) -> dict[str, Any]:
         record = record_from_payload(event, config)
-        logger.append_keys(execution_arn=record.execution_arn)
+        correlate_with_execution(record.execution_arn)
         outcome = _outcome(store, record, store.put_if_newer(record))
         logger.info("record persisted", extra={"status": record.status, "outcome": outcome})
         result: dict[str, Any] = {

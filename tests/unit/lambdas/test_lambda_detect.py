@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import boto3
@@ -247,3 +248,34 @@ def test_importing_the_handlers_needs_no_aws_settings():
         [sys.executable, "-c", code], env=clean_env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_lambda_handler_needs_the_metrics_namespace(monkeypatch, lambda_context):
+    monkeypatch.delenv("POWERTOOLS_METRICS_NAMESPACE")
+    with pytest.raises(errors.ConfigurationError, match="POWERTOOLS_METRICS_NAMESPACE"):
+        detect_handler.lambda_handler(step_payload(object_created_event()), lambda_context)
+
+
+class RendezvousDetector:
+    """Finds no faces, but only once both executions are inside detect_faces."""
+
+    def __init__(self) -> None:
+        self.barrier = threading.Barrier(2, timeout=10)
+
+    def detect_faces(self, image: Any, attributes: str) -> list[dict[str, Any]]:
+        self.barrier.wait()
+        return []
+
+
+def test_concurrent_executions_log_their_own_execution_arn(step_logs):
+    step = create_handler(RendezvousDetector(), DetectConfig())
+    arns = [f"{EXECUTION_ARN}-{n}" for n in range(2)]
+    payloads = [{**step_payload(object_created_event()), "executionArn": arn} for arn in arns]
+    threads = [threading.Thread(target=step, args=(payload, None)) for payload in payloads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    logged = sorted(log["execution_arn"] for log in step_logs.messages("faces detected"))
+    assert logged == arns
