@@ -1,0 +1,119 @@
+"""The console's web app: two pages (list, execution) and the JSON they poll.
+
+Pages are static shells; the script fills them from ``/api/...`` with ``textContent`` only,
+so no user-controlled string (an image key, an error cause) is ever parsed as HTML. The one
+piece of markup sent as data is the graph's SVG, built server-side with every string escaped.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from importlib import resources
+from typing import Any
+from urllib.parse import unquote
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from facepipe.console.execution_view import execution_payload
+from facepipe.console.source import ConsoleSource, UploadRefused
+from facepipe.console.uploads import (
+    MAX_UPLOAD_BYTES,
+    image_type,
+    read_capped,
+    refuse_declared_size,
+)
+
+STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+_SECURITY_HEADERS = {
+    # Only our own script and style; images from us (and data: for none).
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none';"
+    " base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _static_dir() -> str:
+    return str(resources.files("facepipe.console") / "static")
+
+
+def _json(data: Any, status_code: int = 200) -> JSONResponse:
+    return _JSONResponse(data, status_code=status_code, headers=_SECURITY_HEADERS)
+
+
+class _JSONResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, default=_default, ensure_ascii=False).encode("utf-8")
+
+
+def _default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _error(message: str, status_code: int) -> JSONResponse:
+    return _json({"error": message}, status_code)
+
+
+def create_app(source: ConsoleSource, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> Starlette:
+    static = _static_dir()
+
+    def page(name: str) -> Any:
+        async def endpoint(request: Request) -> Response:
+            return FileResponse(f"{static}/{name}", headers=_SECURITY_HEADERS)
+
+        return endpoint
+
+    async def list_executions(request: Request) -> Response:
+        status = request.query_params.get("status") or None
+        if status is not None and status not in STATUSES:
+            return _error(f"unknown status {status!r}; use one of {', '.join(STATUSES)}", 400)
+        items = source.list_executions(status=status)
+        return _json({"title": source.title, "executions": [item.to_dict() for item in items]})
+
+    async def show_execution(request: Request) -> Response:
+        detail = source.execution(request.query_params.get("arn", ""))
+        if detail is None:
+            return _error("no such execution", 404)
+        return _json(execution_payload(source, detail))
+
+    async def image(request: Request) -> Response:
+        detail = source.execution(request.query_params.get("arn", ""))
+        found = source.image(detail) if detail is not None else None
+        if found is None:
+            return _error("no image for this execution", 404)
+        data, content_type = found
+        if not content_type.startswith("image/"):
+            content_type = "application/octet-stream"  # never let stored bytes run as a page
+        return Response(data, media_type=content_type, headers=_SECURITY_HEADERS)
+
+    async def upload(request: Request) -> Response:
+        filename = unquote(request.headers.get("x-filename", "upload"))
+        try:
+            refuse_declared_size(request.headers.get("content-length"), max_upload_bytes)
+            data = await read_capped(request.stream(), max_upload_bytes)
+            content_type, _ = image_type(data, filename)
+            receipt = source.upload(filename, data, content_type)
+        except UploadRefused as refused:
+            return _error(str(refused), refused.status_code)
+        return _json(
+            {"bucket": receipt.bucket, "key": receipt.key, "versionId": receipt.version_id},
+            201,
+        )
+
+    routes = [
+        Route("/", page("index.html")),
+        Route("/execution", page("execution.html")),
+        Route("/api/executions", list_executions),
+        Route("/api/execution", show_execution),
+        Route("/api/image", image),
+        Route("/api/uploads", upload, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=static), name="static"),
+    ]
+    return Starlette(routes=routes)

@@ -1,0 +1,73 @@
+"""Everything the execution page shows, as one JSON-ready dict: graph, states, history, faces."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from facepipe.console.source import ConsoleSource, ExecutionDetail
+from facepipe.console.svg import render_svg
+from facepipe.graph import build_graph, summarize_history
+from facepipe.graph.history import StateRun
+
+
+def _state(run: StateRun) -> dict[str, Any]:
+    return {
+        "name": run.name,
+        "status": run.status.value,
+        "enteredAt": run.entered_at,
+        "exitedAt": run.exited_at,
+        "durationMs": run.duration_ms,
+        "retries": run.retries,
+        "input": run.input,
+        "output": run.output,
+        "error": run.error,
+        "cause": run.cause,
+        "failures": [{"error": e, "cause": c} for e, c in run.failures],
+    }
+
+
+def _history_row(event: dict[str, Any]) -> dict[str, Any]:
+    details = {k: v for k, v in event.items() if k.endswith("EventDetails")}
+    return {
+        "id": event.get("id"),
+        "type": event.get("type"),
+        "timestamp": event.get("timestamp"),
+        "state": next((d.get("name") for d in details.values() if "name" in d), None),
+        "details": details,
+    }
+
+
+def faces_of(detail: ExecutionDetail, record: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """FaceDetails from the stored record, else from the Detect state's output."""
+    if record and isinstance(record.get("faces"), list):
+        return list(record["faces"])
+    for event in detail.history:
+        exited = event.get("stateExitedEventDetails") or {}
+        if exited.get("name") == "Detect" and exited.get("output"):
+            try:
+                faces = json.loads(exited["output"]).get("detection", {}).get("faces")
+            except (ValueError, AttributeError):
+                return []
+            return list(faces) if isinstance(faces, list) else []
+    return []
+
+
+def execution_payload(source: ConsoleSource, detail: ExecutionDetail) -> dict[str, Any]:
+    graph = build_graph(source.definition)
+    summary = summarize_history(detail.history, list(graph.nodes))
+    record = source.record(detail)
+    return {
+        "title": source.title,
+        "execution": detail.item.to_dict(),
+        "bucket": detail.bucket,
+        "error": detail.error or summary.error,
+        "cause": detail.cause or summary.cause,
+        "path": summary.path,
+        "states": {name: _state(run) for name, run in summary.states.items()},
+        "graphSvg": render_svg(graph, summary),
+        "history": [_history_row(event) for event in detail.history],
+        "record": record,
+        "faces": faces_of(detail, record),
+        "email": source.email(detail),
+    }

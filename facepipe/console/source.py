@@ -1,0 +1,104 @@
+"""The console's one port: where executions, images, records and emails come from.
+
+Two adapters: the offline pipeline (``facepipe.console.local_source``) and a deployed stack
+(``facepipe.console.aws_source``). The web app sees only this protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+class UploadRefused(ValueError):
+    """An upload the console will not store, with a message for the person who sent it."""
+
+    def __init__(self, message: str, status_code: int = 400) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class UploadReceipt:
+    """An image stored in the bucket; its execution starts from the upload event."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+
+
+@dataclass
+class ExecutionItem:
+    """One row of the executions list."""
+
+    execution_arn: str
+    name: str
+    status: str
+    image_key: str
+    version_id: str | None
+    start_date: datetime | None
+    stop_date: datetime | None
+    face_count: int | None = None
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.start_date is None or self.stop_date is None:
+            return None
+        return (self.stop_date - self.start_date).total_seconds() * 1000
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "executionArn": self.execution_arn,
+            "name": self.name,
+            "status": self.status,
+            "imageKey": self.image_key,
+            "versionId": self.version_id,
+            "startDate": self.start_date.isoformat() if self.start_date else None,
+            "stopDate": self.stop_date.isoformat() if self.stop_date else None,
+            "durationMs": self.duration_ms,
+            "faceCount": self.face_count,
+        }
+
+
+@dataclass
+class ExecutionDetail:
+    item: ExecutionItem
+    bucket: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    cause: str | None = None
+
+
+class ConsoleSource(Protocol):
+    """What the console shows, from the offline pipeline or from a deployed stack."""
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def definition(self) -> dict[str, Any]:
+        """The ASL definition the executions ran (to draw the graph)."""
+        ...
+
+    def list_executions(self, status: str | None = None, limit: int = 100) -> list[ExecutionItem]:
+        """Newest first; only ``status`` ones if given."""
+        ...
+
+    def execution(self, execution_arn: str) -> ExecutionDetail | None: ...
+
+    def image(self, detail: ExecutionDetail) -> tuple[bytes, str] | None:
+        """The uploaded image version's bytes and content type."""
+        ...
+
+    def record(self, detail: ExecutionDetail) -> dict[str, Any] | None:
+        """The stored record of the image version, as the record store holds it."""
+        ...
+
+    def email(self, detail: ExecutionDetail) -> dict[str, str] | None:
+        """The email sent for the image version: subject, to, date, body (or None)."""
+        ...
+
+    def upload(self, filename: str, data: bytes, content_type: str) -> UploadReceipt:
+        """Store the image under the upload prefix; raises UploadRefused when it cannot."""
+        ...

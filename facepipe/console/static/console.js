@@ -1,0 +1,205 @@
+// facepipe console: fills the static pages from /api/... . Text goes in with textContent only,
+// so image keys and error causes never become markup; the graph SVG comes escaped from the server.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+function cell(row, text, className) {
+  const td = row.insertCell();
+  td.textContent = text == null ? "" : String(text);
+  if (className) td.className = className;
+  return td;
+}
+
+function duration(ms) {
+  if (ms == null) return "";
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+async function getJson(url) {
+  const response = await fetch(url, { cache: "no-store" });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error || response.statusText);
+  return body;
+}
+
+// ---- executions list ---------------------------------------------------------------------
+async function refreshList() {
+  const status = $("status-filter").value;
+  const data = await getJson("/api/executions" + (status ? `?status=${encodeURIComponent(status)}` : ""));
+  $("source-title").textContent = data.title;
+  const body = $("executions").tBodies[0];
+  body.replaceChildren();
+  for (const item of data.executions) {
+    const row = body.insertRow();
+    row.dataset.arn = item.executionArn;
+    row.className = `status-${item.status.toLowerCase()}`;
+    cell(row, item.status, "badge");
+    const link = document.createElement("a");
+    link.href = `/execution?arn=${encodeURIComponent(item.executionArn)}`;
+    link.textContent = item.imageKey;
+    row.insertCell().append(link);
+    cell(row, item.faceCount, "faces");
+    cell(row, duration(item.durationMs));
+    cell(row, item.startDate ? new Date(item.startDate).toLocaleString() : "");
+  }
+  $("list-empty").hidden = data.executions.length > 0;
+}
+
+function say(text, ok) {
+  const line = document.createElement("li");
+  line.className = ok ? "ok" : "error";
+  line.textContent = text;
+  $("upload-messages").prepend(line);
+}
+
+async function uploadOne(file) {
+  const response = await fetch("/api/uploads", {
+    method: "POST",
+    headers: { "X-Filename": encodeURIComponent(file.name), "Content-Type": file.type || "application/octet-stream" },
+    body: file,
+  });
+  let body = {};
+  try { body = await response.json(); } catch (_) { /* a proxy's HTML error page */ }
+  if (response.ok) say(`${file.name}: uploaded as ${body.key}`, true);
+  else say(`${file.name}: refused (${response.status}) — ${body.error || response.statusText}`, false);
+}
+
+async function uploadAll(files) {
+  for (const file of files) await uploadOne(file);
+  await refreshList();
+}
+
+function startListPage() {
+  const zone = $("drop-zone");
+  $("file-input").addEventListener("change", (e) => uploadAll([...e.target.files]));
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("over");
+    uploadAll([...e.dataTransfer.files]);
+  });
+  $("status-filter").addEventListener("change", refreshList);
+  const tick = () => refreshList().catch((err) => say(`could not load executions: ${err.message}`, false));
+  tick();
+  setInterval(tick, 1500);
+}
+
+// ---- one execution -----------------------------------------------------------------------
+let current = null;
+
+function pretty(text) {
+  if (text == null) return "";
+  try { return JSON.stringify(JSON.parse(text), null, 2); } catch (_) { return String(text); }
+}
+
+function showState(name) {
+  const state = current.states[name];
+  if (!state) return;
+  document.querySelectorAll("#graph .state.selected").forEach((g) => g.classList.remove("selected"));
+  const node = document.querySelector(`#graph .state[data-state="${CSS.escape(name)}"]`);
+  if (node) node.classList.add("selected");
+  $("state-name").textContent = name;
+  $("state-status").textContent = state.status.replace("_", " ") + (state.retries ? ` · retried ${state.retries}×` : "");
+  $("state-status").className = `badge status-${state.status}`;
+  const timings = $("state-timings");
+  timings.replaceChildren();
+  for (const [label, value] of [["Entered", state.enteredAt], ["Exited", state.exitedAt], ["Duration", duration(state.durationMs)]]) {
+    const dt = document.createElement("dt"); dt.textContent = label;
+    const dd = document.createElement("dd"); dd.textContent = value || "";
+    timings.append(dt, dd);
+  }
+  $("state-input").textContent = pretty(state.input);
+  $("state-output").textContent = pretty(state.output);
+  $("state-error").textContent = state.error || "";
+  const failures = state.failures.map((f, i) => `attempt ${i + 1}: ${f.error}: ${f.cause}`).join("\n");
+  $("state-cause").textContent = [state.cause, failures].filter(Boolean).join("\n\n");
+}
+
+function drawFaces(faces) {
+  const view = $("image-view");
+  view.querySelectorAll(".face-box").forEach((box) => box.remove());
+  for (const face of faces) {
+    // Records hold the summarised shape ({box, confidence}); Rekognition's is BoundingBox.
+    const raw = face.box || face.BoundingBox || {};
+    const b = { Left: raw.left ?? raw.Left, Top: raw.top ?? raw.Top, Width: raw.width ?? raw.Width, Height: raw.height ?? raw.Height };
+    const box = document.createElement("div");
+    box.className = "face-box";
+    // Rekognition's boxes are ratios of the image size, so percentages place them exactly.
+    box.style.left = `${(b.Left || 0) * 100}%`;
+    box.style.top = `${(b.Top || 0) * 100}%`;
+    box.style.width = `${(b.Width || 0) * 100}%`;
+    box.style.height = `${(b.Height || 0) * 100}%`;
+    const label = document.createElement("span");
+    label.textContent = `${Number(face.confidence ?? face.Confidence ?? 0).toFixed(1)}%`;
+    box.append(label);
+    view.append(box);
+  }
+  $("face-count").textContent = `· ${faces.length} face${faces.length === 1 ? "" : "s"}`;
+}
+
+function renderHistory(events) {
+  const body = $("history").tBodies[0];
+  body.replaceChildren();
+  for (const event of events) {
+    const row = body.insertRow();
+    cell(row, event.id);
+    cell(row, event.type);
+    cell(row, event.state);
+    cell(row, event.timestamp);
+    const pre = document.createElement("pre");
+    pre.textContent = JSON.stringify(event.details, null, 1);
+    row.insertCell().append(pre);
+  }
+}
+
+function renderExecution(data) {
+  current = data;
+  const item = data.execution;
+  $("source-title").textContent = data.title;
+  document.title = `${item.imageKey} · facepipe console`;
+  $("exec-status").textContent = item.status;
+  $("exec-status").className = `badge status-${item.status.toLowerCase()}`;
+  $("exec-key").textContent = item.imageKey;
+  $("exec-meta").textContent = `${item.executionArn} · version ${item.versionId || "null"} · ${duration(item.durationMs)}`;
+  $("exec-error").hidden = !data.error;
+  $("exec-error").textContent = data.error ? `${data.error}: ${data.cause || ""}` : "";
+  $("graph").innerHTML = data.graphSvg; // built and escaped server-side
+  for (const node of document.querySelectorAll("#graph .state[data-state]")) {
+    node.addEventListener("click", () => showState(node.dataset.state));
+    node.addEventListener("keydown", (e) => { if (e.key === "Enter") showState(node.dataset.state); });
+  }
+  drawFaces(data.faces);
+  $("record").textContent = data.record ? JSON.stringify(data.record, null, 2) : "No record stored.";
+  $("email-none").hidden = !!data.email;
+  $("email-subject").textContent = data.email ? data.email.subject : "";
+  $("email-to").textContent = data.email ? data.email.to : "";
+  $("email-body").textContent = data.email ? data.email.body : "";
+  renderHistory(data.history);
+  const selected = document.querySelector("#state-name").textContent;
+  if (data.states[selected]) showState(selected);
+}
+
+function startExecutionPage() {
+  const arn = new URLSearchParams(location.search).get("arn") || "";
+  $("image").src = `/api/image?arn=${encodeURIComponent(arn)}`;
+  let timer = null;
+  const tick = async () => {
+    try {
+      const data = await getJson(`/api/execution?arn=${encodeURIComponent(arn)}`);
+      renderExecution(data);
+      document.body.dataset.loaded = data.execution.status;
+      if (data.execution.status !== "RUNNING" && timer) clearInterval(timer);
+    } catch (err) {
+      $("exec-error").hidden = false;
+      $("exec-error").textContent = `could not load the execution: ${err.message}`;
+      if (timer) clearInterval(timer);
+    }
+  };
+  tick();
+  timer = setInterval(tick, 1000);
+}
+
+if (document.body.dataset.page === "list") startListPage();
+else startExecutionPage();

@@ -1,0 +1,131 @@
+"""The console in a real headless Chromium: upload, follow, graph, state details, faces, email."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import TEST_UPLOAD_LIMIT, RunningConsole
+
+pytestmark = pytest.mark.browser
+
+PATH_WITH_FACES = ["IsVersioned", "Normalise", "Detect", "Persist", "IsLatestEvent", "HasFaces"]
+EXECUTION_TIMEOUT_MS = 120_000  # the first detection loads the model
+
+
+def _row(page: Any, key: str) -> Any:
+    return page.locator("#executions tbody tr", has=page.get_by_text(key, exact=True))
+
+
+def _upload_and_wait(page: Any, console: RunningConsole, files: list[Any], keys: list[str]) -> None:
+    page.goto(console.url + "/")
+    page.set_input_files("#file-input", files)
+    for key in keys:
+        row = _row(page, key)
+        row.first.wait_for(timeout=30_000)
+        page.wait_for_function(
+            "key => [...document.querySelectorAll('#executions tbody tr')].some(r =>"
+            " r.cells[1].textContent === key && r.cells[0].textContent === 'SUCCEEDED')",
+            arg=key,
+            timeout=EXECUTION_TIMEOUT_MS,
+        )
+
+
+def _open_execution(page: Any, key: str) -> None:
+    _row(page, key).first.get_by_role("link").click()
+    page.wait_for_selector("body[data-loaded='SUCCEEDED']", timeout=30_000)
+    page.wait_for_selector("#graph svg .state")
+
+
+def _state_status(page: Any, name: str) -> str:
+    classes = page.locator(f'#graph .state[data-state="{name}"]').first.get_attribute("class")
+    return next(c.removeprefix("status-") for c in classes.split() if c.startswith("status-"))
+
+
+def test_upload_follow_and_read_an_execution_with_a_face(
+    page: Any, console: RunningConsole, artifacts: Path
+) -> None:
+    portrait, empty = console.samples["portrait"], console.samples["no_faces"]
+    _upload_and_wait(
+        page, console, [portrait, empty], ["uploads/portrait.jpg", "uploads/no_faces.jpg"]
+    )
+    assert page.locator("#upload-messages li.ok").count() == 2
+    assert _row(page, "uploads/portrait.jpg").locator(".faces").inner_text() == "1"
+
+    _open_execution(page, "uploads/portrait.jpg")
+    for name in [*PATH_WITH_FACES, "Notify", "Done"]:
+        assert _state_status(page, name) == "succeeded", name
+    for name in ("NoFaces", "Superseded", "RecordFailure", "Failed", "NormaliseUnversioned"):
+        assert _state_status(page, name) == "not_reached", name
+    taken = page.locator('#graph .edge.taken[data-source="HasFaces"]')
+    assert taken.get_attribute("data-target") == "Notify"
+
+    page.locator('#graph .state[data-state="Detect"]').click()
+    assert page.locator("#state-name").inner_text() == "Detect"
+    assert '"faceCount": 1' in page.locator("#state-output").inner_text()
+    assert page.locator("#state-status").inner_text().startswith("succeeded")
+
+    page.wait_for_function("() => document.getElementById('image').complete")
+    assert page.locator("#image-view .face-box").count() == 1
+    assert page.locator("#image-view .face-box span").inner_text().endswith("%")
+    assert "uploads/portrait.jpg" in page.locator("#email-subject").inner_text()
+    assert page.locator("#email-none").is_hidden()
+    assert '"status": "DETECTED"' in page.locator("#record").inner_text()
+    types = page.locator("#history tbody tr td:nth-child(2)").all_inner_texts()
+    assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded"
+
+    page.locator("#graph-section").screenshot(path=str(artifacts / "console-graph.png"))
+    page.locator("#image-section").screenshot(path=str(artifacts / "console-faces.png"))
+
+
+def test_an_image_without_faces_takes_the_default_branch_and_sends_no_email(
+    page: Any, console: RunningConsole
+) -> None:
+    page.goto(console.url + "/")
+    _row(page, "uploads/no_faces.jpg").first.wait_for()
+    _open_execution(page, "uploads/no_faces.jpg")
+    for name in [*PATH_WITH_FACES, "NoFaces"]:
+        assert _state_status(page, name) == "succeeded", name
+    assert _state_status(page, "Notify") == "not_reached"
+    edge = page.locator('#graph .edge.taken[data-source="HasFaces"]')
+    assert edge.get_attribute("data-target") == "NoFaces"
+    assert page.locator("#image-view .face-box").count() == 0
+    assert page.locator("#email-none").is_visible()
+
+
+def test_refused_uploads_say_why_and_store_nothing(page: Any, console: RunningConsole) -> None:
+    page.goto(console.url + "/")
+    before = len(console.pipeline.objects.list_objects(console.pipeline.options.bucket))
+    oversized = b"\xff\xd8\xff\xe0" + bytes(TEST_UPLOAD_LIMIT)
+    page.set_input_files(
+        "#file-input",
+        [
+            {"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"just some text"},
+            {"name": "huge.jpg", "mimeType": "image/jpeg", "buffer": oversized},
+        ],
+    )
+    page.wait_for_function(
+        "() => document.querySelectorAll('#upload-messages li.error').length === 2"
+    )
+    messages = " ".join(page.locator("#upload-messages li.error").all_inner_texts())
+    assert "notes.jpg: refused (415)" in messages and "not a JPEG or PNG" in messages
+    assert "huge.jpg: refused (413)" in messages and "the limit is 1.0 MiB" in messages
+    after = len(console.pipeline.objects.list_objects(console.pipeline.options.bucket))
+    assert after == before
+
+
+def test_a_key_with_html_in_it_shows_as_text(page: Any, console: RunningConsole) -> None:
+    name = '<img src=x onerror="window.pwned=1">.jpg'
+    data = console.samples["no_faces"].read_bytes()
+    _upload_and_wait(
+        page,
+        console,
+        [{"name": name, "mimeType": "image/jpeg", "buffer": data}],
+        [f"uploads/{name}"],
+    )
+    assert page.locator("#executions img").count() == 0
+    _open_execution(page, f"uploads/{name}")
+    assert page.locator("#exec-key").inner_text() == f"uploads/{name}"
+    assert page.locator("#summary img, #history img").count() == 0
+    assert page.evaluate("() => window.pwned") is None  # the markup never ran
