@@ -1,0 +1,178 @@
+"""The project's state machine (statemachine/face_pipeline.asl.json) end to end on the engine.
+
+The handlers here are stubs on purpose: this tests the engine and the definition together —
+paths, Retry/Catch, the Choice branches — not the step logic, which has its own tests.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from facepipe.engine import FakeClock, StateMachine
+
+DEFINITION = Path(__file__).resolve().parents[2] / "statemachine" / "face_pipeline.asl.json"
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:facepipe-{}"
+SUBSTITUTIONS = {
+    "DetectFunctionArn": ARN.format("detect"),
+    "PersistFunctionArn": ARN.format("persist"),
+    "NotifyFunctionArn": ARN.format("notify"),
+}
+
+
+class ThrottlingException(Exception):
+    """Named as Rekognition names its throttling error."""
+
+
+class InvalidImageFormatException(Exception):
+    """Named as Rekognition names a permanent bad-image error."""
+
+
+def upload_event(version_id: str | None = "v-1") -> dict[str, Any]:
+    obj: dict[str, Any] = {"key": "uploads/team+photo.jpg", "size": 52431, "etag": "e-1",
+                           "sequencer": "00617F08299329D189"}  # fmt: skip
+    if version_id is not None:
+        obj["version-id"] = version_id
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2024-05-01T12:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:s3:::facepipe-uploads"],
+        "detail": {"version": "0", "bucket": {"name": "facepipe-uploads"}, "object": obj,
+                   "request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012",
+                   "reason": "PutObject"},
+    }  # fmt: skip
+
+
+class Stubs:
+    """Stub detect/persist/notify handlers that record what they were sent."""
+
+    def __init__(self, faces: int = 2, outcome: str = "WRITTEN") -> None:
+        self.faces = faces
+        self.outcome = outcome
+        self.calls: dict[str, list[Any]] = {"detect": [], "persist": [], "notify": []}
+        self.detect_failures: list[Exception] = []
+
+    def resolver(self) -> dict[str, Any]:
+        return {ARN.format(name): getattr(self, name) for name in self.calls}
+
+    def detect(self, event: Any, context: Any) -> dict[str, Any]:
+        self.calls["detect"].append(event)
+        if self.detect_failures:
+            raise self.detect_failures.pop(0)
+        return {"faceCount": self.faces, "faces": [{"confidence": 99.1}] * self.faces,
+                "attributes": "DEFAULT", "minConfidence": 90,
+                "detectedAt": "2024-05-01T12:00:01Z"}  # fmt: skip
+
+    def persist(self, event: Any, context: Any) -> dict[str, Any]:
+        self.calls["persist"].append(event)
+        if "error" in event:
+            return {"error": event["error"]["Error"], "reason": "The file is not a JPEG or PNG."}
+        return {"status": "DONE", "outcome": self.outcome,
+                "faceCount": event["detection"]["faceCount"]}  # fmt: skip
+
+    def notify(self, event: Any, context: Any) -> dict[str, Any]:
+        self.calls["notify"].append(event)
+        return {"sent": True, "messageId": "msg-1"}
+
+
+@pytest.fixture(scope="module")
+def machine() -> StateMachine:
+    return StateMachine(DEFINITION.read_text(), SUBSTITUTIONS)
+
+
+def _states_entered(result) -> list[str]:
+    return [e["stateEnteredEventDetails"]["name"] for e in result.history
+            if e["type"].endswith("StateEntered")]  # fmt: skip
+
+
+def test_image_with_faces_is_detected_recorded_and_notified(machine):
+    stubs = Stubs(faces=2)
+    result = machine.run(upload_event(), resolver=stubs.resolver(), clock=FakeClock())
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert _states_entered(result) == [
+        "IsVersioned", "Normalise", "Detect", "Persist", "IsLatestEvent", "HasFaces", "Notify",
+        "Done",
+    ]  # fmt: skip
+    image = stubs.calls["detect"][0]["image"]
+    assert image == {
+        "bucket": "facepipe-uploads",
+        "key": "uploads/team+photo.jpg",
+        "versionId": "v-1",
+        "etag": "e-1",
+        "size": 52431,
+        "sequencer": "00617F08299329D189",
+        "eventTime": "2024-05-01T12:00:00Z",
+    }
+    assert stubs.calls["detect"][0]["executionArn"] == result.execution_arn
+    assert stubs.calls["persist"][0]["detection"]["faceCount"] == 2
+    assert result.output["record"] == {"status": "DONE", "outcome": "WRITTEN", "faceCount": 2}
+    assert result.output["notification"] == {"sent": True, "messageId": "msg-1"}
+
+
+def test_image_without_faces_takes_the_no_faces_branch(machine):
+    stubs = Stubs(faces=0)
+    result = machine.run(upload_event(), resolver=stubs.resolver(), clock=FakeClock())
+    assert result.status == "SUCCEEDED"
+    assert _states_entered(result)[-2:] == ["HasFaces", "NoFaces"]
+    assert stubs.calls["notify"] == []
+
+
+def test_stale_event_is_superseded_without_notifying(machine):
+    stubs = Stubs(faces=3, outcome="STALE")
+    result = machine.run(upload_event(), resolver=stubs.resolver(), clock=FakeClock())
+    assert _states_entered(result)[-2:] == ["IsLatestEvent", "Superseded"]
+    assert stubs.calls["notify"] == []
+
+
+def test_unversioned_object_gets_the_null_version(machine):
+    stubs = Stubs()
+    result = machine.run(upload_event(None), resolver=stubs.resolver(), clock=FakeClock())
+    assert "NormaliseUnversioned" in _states_entered(result)
+    assert stubs.calls["detect"][0]["image"]["versionId"] == "null"
+
+
+def test_throttled_detect_is_retried_with_backoff_and_succeeds(machine):
+    stubs = Stubs(faces=1)
+    stubs.detect_failures = [ThrottlingException("Rate exceeded"), ThrottlingException("again")]
+    clock = FakeClock()
+    result = machine.run(upload_event(), resolver=stubs.resolver(), clock=clock)
+    assert result.status == "SUCCEEDED"
+    assert len(stubs.calls["detect"]) == 3
+    # IntervalSeconds 2, BackoffRate 2, FULL jitter: each wait lies within [0, 2 * 2^n].
+    assert len(clock.sleeps) == 2
+    assert 0 <= clock.sleeps[0] <= 2 and 0 <= clock.sleeps[1] <= 4
+    types = [e["type"] for e in result.history]
+    assert types.count("TaskFailed") == 2 and types.count("TaskScheduled") == 5
+
+
+def test_permanent_image_error_is_recorded_then_fails_the_execution(machine):
+    stubs = Stubs()
+    stubs.detect_failures = [InvalidImageFormatException("Request has invalid image format")]
+    result = machine.run(upload_event(), resolver=stubs.resolver(), clock=FakeClock())
+    assert result.status == "FAILED"
+    assert result.error == "InvalidImageFormatException"
+    assert result.cause == "The file is not a JPEG or PNG."
+    assert len(stubs.calls["detect"]) == 1  # a permanent error is not retried
+    recorded = stubs.calls["persist"][0]
+    assert recorded["error"]["Error"] == "InvalidImageFormatException"
+    assert json.loads(recorded["error"]["Cause"])["errorMessage"] == (
+        "Request has invalid image format"
+    )
+    assert _states_entered(result)[-2:] == ["RecordFailure", "Failed"]
+    assert result.history[-1]["type"] == "ExecutionFailed"
+
+
+def test_unexpected_error_is_caught_by_states_all(machine):
+    stubs = Stubs()
+    stubs.detect_failures = [KeyError("boom")]
+    result = machine.run(upload_event(), resolver=stubs.resolver(), clock=FakeClock())
+    assert (result.status, result.error) == ("FAILED", "KeyError")
+    assert "RecordFailure" in _states_entered(result)
