@@ -31,12 +31,19 @@ def build_app(
     app = App(context={**default_context(), **(context or {})}, outdir=outdir)
     settings = StackSettings.from_context(app.node.try_get_context)
     stack = FacePipeStack(app, settings.stack_name, settings=settings)
-    # Findings interrupt synthesis; acknowledgements (with reasons) are copied into each
-    # resource's Metadata so the template itself is the audit trail.
+    add_nag_checks(app)
+    return app, stack
+
+
+def add_nag_checks(app: App) -> None:
+    """cdk-nag's AwsSolutions pack as a validation plugin: any finding stops synthesis.
+
+    Acknowledgements (each with its reason) are copied into the resources' Metadata, so
+    the template itself is the audit trail.
+    """
     Validations.of(app).add_plugins(
         AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True)
     )
-    return app, stack
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CfnElement, CfnOutput, Fn, Stack
+from aws_cdk import CfnElement, CfnOutput, Fn, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -126,13 +126,10 @@ class FacePipeStack(Stack):
             "StateMachineArn": arn,
             "TableName": table.table.table_name,
             "TopicArn": alerts.topic.topic_arn,
-            "ConsoleUrl": Fn.join(
-                "",
-                [
-                    f"https://{Aws.REGION}.console.aws.amazon.com/states/home?region={Aws.REGION}",
-                    "#/statemachines/view/",
-                    arn,
-                ],
+            "ConsoleUrl": Fn.sub(
+                "https://${AWS::Region}.console.aws.amazon.com/states/home"
+                "?region=${AWS::Region}#/statemachines/view/${StateMachineArn}",
+                {"StateMachineArn": arn},
             ),
         }
         for key in OUTPUT_KEYS:

@@ -1,0 +1,51 @@
+"""One synthesized variant of the CDK app, and how to make one (shared by the infra tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+NOTIFICATION_EMAIL = "alerts@example.com"
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    """One synthesized variant: its template, the stack object, and the assembly folder."""
+
+    template: dict[str, Any]
+    stack: Any
+    assembly_dir: Path
+
+    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource
+            for logical_id, resource in self.template["Resources"].items()
+            if resource["Type"] == resource_type
+        }
+
+    def only(self, resource_type: str) -> tuple[str, dict[str, Any]]:
+        found = self.resources(resource_type)
+        assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+        return next(iter(found.items()))
+
+    def function(self, step: str) -> tuple[str, dict[str, Any]]:
+        """The Lambda whose handler is ``lambdas.<step>.handler.lambda_handler``."""
+        handler = f"lambdas.{step}.handler.lambda_handler"
+        found = [
+            (logical_id, resource)
+            for logical_id, resource in self.resources("AWS::Lambda::Function").items()
+            if resource["Properties"]["Handler"] == handler
+        ]
+        assert len(found) == 1, f"expected one function with handler {handler}"
+        return found[0]
+
+
+def synthesize(tmp_root: Path, name: str, context: dict[str, Any]) -> Synthesized:
+    from infra.app import build_app
+
+    outdir = tmp_root / name
+    app, stack = build_app(context, outdir=str(outdir))
+    assembly = app.synth()
+    template = assembly.get_stack_by_name(stack.stack_name).template
+    return Synthesized(template=template, stack=stack, assembly_dir=outdir)
