@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,27 +21,15 @@ from facepipe.local.home import DataHome
 from facepipe.local.runtime import LocalPipeline, PipelineOptions
 from facepipe.samples import sample_images
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-# Small enough that a test can send a larger body quickly; the samples are well under it.
-TEST_UPLOAD_LIMIT = 1024 * 1024
+sys.path.insert(0, str(Path(__file__).parent))
 
-
-@dataclass
-class RunningConsole:
-    url: str
-    pipeline: LocalPipeline
-    samples: dict[str, Path]
+from console_harness import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TEST_UPLOAD_LIMIT,
+    RunningConsole,
+)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_UPLOAD_LIMIT, RunningConsole
+from console_harness import TEST_UPLOAD_LIMIT, RunningConsole
 
 pytestmark = pytest.mark.browser
 

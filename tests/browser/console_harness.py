@@ -1,0 +1,30 @@
+"""What the browser tests share: Chromium's path and flags, the running console, limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from facepipe.local.runtime import LocalPipeline
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+# Small enough that a test can send a larger body quickly; the samples are well under it.
+TEST_UPLOAD_LIMIT = 1024 * 1024
+
+
+@dataclass
+class RunningConsole:
+    url: str
+    pipeline: LocalPipeline
+    samples: dict[str, Path]
