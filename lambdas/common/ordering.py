@@ -1,8 +1,9 @@
 """Which of two events about one object key is newer: the S3 sequencer rule, written once.
 
 S3 documents the sequencer as a hexadecimal string whose values may differ in length: to
-compare two, left-pad the shorter with zeros and compare lexicographically. Storing the
-padded form lets a database compare sequencers as plain strings (DynamoDB conditions,
+compare two, right-pad the shorter with zeros and compare lexicographically (the S3 user
+guide's "Event message structure"; older editions said left-pad, the current one right-pad).
+Storing the padded form lets a database compare sequencers as plain strings (DynamoDB conditions,
 SQLite ``<``), so both record stores apply exactly this rule.
 """
 
@@ -24,7 +25,7 @@ class InvalidSequencerError(StepError):
 
 
 def sortable_sequencer(sequencer: str) -> str:
-    """The sequencer upper-cased and left-padded with zeros, so string order is event order.
+    """The sequencer upper-cased and right-padded with zeros, so string order is event order.
 
     An empty sequencer (events that carry none) sorts before every real one.
     """
@@ -33,7 +34,7 @@ def sortable_sequencer(sequencer: str) -> str:
             f"S3 sequencer {sequencer[:80]!r} is not a hexadecimal string of at most "
             f"{SEQUENCER_WIDTH} digits"
         )
-    return sequencer.upper().rjust(SEQUENCER_WIDTH, "0")
+    return sequencer.upper().ljust(SEQUENCER_WIDTH, "0")
 
 
 def supersedes(

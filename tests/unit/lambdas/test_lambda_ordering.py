@@ -16,9 +16,10 @@ from lambdas.common.ordering import (
 )
 
 
-def test_sequencers_of_different_lengths_compare_after_left_padding():
-    # S3: left-pad the shorter with zeros, then compare lexicographically.
-    assert sortable_sequencer("FF") < sortable_sequencer("0100")
+def test_sequencers_of_different_lengths_compare_after_right_padding():
+    # S3 (current user guide): right-pad the shorter with zeros, then compare lexicographically.
+    assert sortable_sequencer("0100") < sortable_sequencer("FF")
+    assert sortable_sequencer("62E99A88DC4074") < sortable_sequencer("62E99A88DC407461")
     assert sortable_sequencer("0062E99A88DC407460") < sortable_sequencer("62E99A88DC407461")
     assert sortable_sequencer("617f08299329d189") == sortable_sequencer("617F08299329D189")
     assert sortable_sequencer("") == sortable_sequencer("0")  # no sequencer sorts first

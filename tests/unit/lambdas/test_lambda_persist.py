@@ -83,8 +83,9 @@ def test_an_older_event_never_overwrites_a_newer_one(table):
 
 
 def test_newer_event_arriving_second_replaces_the_record(table):
-    older = object_created_event(version_id=None, sequencer="FF", etag="old")
-    newer = object_created_event(version_id=None, sequencer="0100", etag="new")  # longer = later
+    # Different lengths: right-padded, "62E99A88DC4074" reads as 62E99A88DC407400.
+    older = object_created_event(version_id=None, sequencer="62E99A88DC4074", etag="old")
+    newer = object_created_event(version_id=None, sequencer="62E99A88DC407461", etag="new")
     persist(table, step_payload(older, detection=detection(1)))
     assert persist(table, step_payload(newer, detection=detection(4)))["outcome"] == "WRITTEN"
     [item] = version_items(table)

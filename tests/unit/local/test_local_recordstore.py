@@ -76,9 +76,10 @@ def test_an_older_event_never_overwrites_a_newer_one(store: SqliteRecordStore):
 
 
 def test_sequencers_of_different_lengths_compare_by_the_shared_rule(store: SqliteRecordStore):
-    # "F" padded to the common width is 0x0F: below 0x10. A plain string compare says "F" > "10".
-    assert store.put_if_newer(record(version_id="null", sequencer="10", faces=1)) is True
-    assert store.put_if_newer(record(version_id="null", sequencer="F", faces=3)) is False
+    # S3: right-pad the shorter with zeros. "0F" reads as "0F00": above "0100", though a
+    # numeric compare would say 0x0F < 0x100.
+    assert store.put_if_newer(record(version_id="null", sequencer="0F", faces=1)) is True
+    assert store.put_if_newer(record(version_id="null", sequencer="0100", faces=3)) is False
     assert store.get("uploads/a.jpg", "null").face_count == 1  # type: ignore[union-attr]
 
 
@@ -197,7 +198,7 @@ _WRITER = textwrap.dedent(
                 detected_at="2026-11-25T12:00:00+00:00"))
         wins += store.put_if_newer(FaceRecord(
             bucket="faces-local", key="uploads/a.jpg", version_id="dup", etag="e", size=1,
-            sequencer="01", status="DETECTED"))
+            sequencer="000000000000000001", status="DETECTED"))
     print(wins)
     """
 )
