@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from infra.settings import StackSettings
-from infra.sources import REPO_ROOT
+from infra.settings import ContextError, StackSettings
+from infra.sources import REPO_ROOT, SourceFileError
 from infra.stack import FacePipeStack
 
 CDK_JSON = REPO_ROOT / "cdk.json"
@@ -47,7 +48,11 @@ def add_nag_checks(app: App) -> None:
 
 
 def main() -> None:
-    app, _ = build_app()
+    try:
+        app, _ = build_app()
+    except (ContextError, SourceFileError) as error:
+        # A person typed a bad -c value or broke a shared file: say which, no traceback.
+        sys.exit(f"facepipe infra: {error}")
     app.synth()
 
 

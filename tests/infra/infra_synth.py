@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+from aws_cdk.assertions import Template
 
 NOTIFICATION_EMAIL = "alerts@example.com"
 
@@ -16,6 +19,11 @@ class Synthesized:
     template: dict[str, Any]
     stack: Any
     assembly_dir: Path
+
+    @cached_property
+    def assertions(self) -> Template:
+        """aws_cdk.assertions over the already-synthesized template (no second synthesis)."""
+        return Template.from_json(self.template)
 
     def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {

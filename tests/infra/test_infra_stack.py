@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Match
 from infra_synth import NOTIFICATION_EMAIL, Synthesized
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -65,20 +66,26 @@ def test_image_bucket_is_private_versioned_encrypted_logged_and_sends_events(
 
 
 def test_table_keys_billing_recovery_and_encryption(default_stack: Synthesized) -> None:
-    _, table = default_stack.only("AWS::DynamoDB::Table")
-    props = table["Properties"]
-    assert props["KeySchema"] == [
-        {"AttributeName": "imageKey", "KeyType": "HASH"},
-        {"AttributeName": "versionId", "KeyType": "RANGE"},
-    ]
-    assert sorted(props["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
-        {"AttributeName": "imageKey", "AttributeType": "S"},
-        {"AttributeName": "versionId", "AttributeType": "S"},
-    ]
-    assert props["BillingMode"] == "PAY_PER_REQUEST"
-    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-    # SSE enabled without a key of our own: the AWS managed key (alias/aws/dynamodb).
-    assert props["SSESpecification"] == {"SSEEnabled": True}
+    default_stack.assertions.resource_count_is("AWS::DynamoDB::Table", 1)
+    default_stack.assertions.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [
+                {"AttributeName": "imageKey", "KeyType": "HASH"},
+                {"AttributeName": "versionId", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": Match.array_equals(
+                [
+                    {"AttributeName": "imageKey", "AttributeType": "S"},
+                    {"AttributeName": "versionId", "AttributeType": "S"},
+                ]
+            ),
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            # SSE without a key of our own: the AWS managed key (alias/aws/dynamodb).
+            "SSESpecification": {"SSEEnabled": True},
+        },
+    )
 
 
 def test_runtime_is_the_newest_python_the_pinned_cdk_offers() -> None:
@@ -90,14 +97,22 @@ def test_runtime_is_the_newest_python_the_pinned_cdk_offers() -> None:
 
 
 def test_functions_handlers_runtime_tracing_and_logs(default_stack: Synthesized) -> None:
+    default_stack.assertions.resource_count_is("AWS::Lambda::Function", 3)
+    for step in STEPS:
+        default_stack.assertions.has_resource_properties(
+            "AWS::Lambda::Function",
+            {
+                "Handler": f"lambdas.{step}.handler.lambda_handler",
+                "Runtime": "python3.14",
+                "Architectures": ["arm64"],
+                "TracingConfig": {"Mode": "Active"},
+                "LoggingConfig": {"LogGroup": Match.object_like({"Ref": Match.any_value()})},
+            },
+        )
     log_groups = default_stack.resources("AWS::Logs::LogGroup")
     for step in STEPS:
         _, function = default_stack.function(step)
-        props = function["Properties"]
-        assert props["Runtime"] == "python3.14"
-        assert props["Architectures"] == ["arm64"]
-        assert props["TracingConfig"] == {"Mode": "Active"}
-        log_group_id = props["LoggingConfig"]["LogGroup"]["Ref"]
+        log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert log_groups[log_group_id]["Properties"]["RetentionInDays"] == 30
 
 
@@ -163,8 +178,8 @@ def test_code_asset_holds_only_the_lambdas_python_files(default_stack: Synthesiz
 def test_network_is_isolated_with_endpoints_and_https_only_egress(
     default_stack: Synthesized,
 ) -> None:
-    assert not default_stack.resources("AWS::EC2::NatGateway")
-    assert not default_stack.resources("AWS::EC2::InternetGateway")
+    default_stack.assertions.resource_count_is("AWS::EC2::NatGateway", 0)
+    default_stack.assertions.resource_count_is("AWS::EC2::InternetGateway", 0)
     assert default_stack.resources("AWS::EC2::FlowLog")
     subnets = default_stack.resources("AWS::EC2::Subnet").values()
     assert len(subnets) == 2
@@ -222,9 +237,17 @@ def test_state_machine_is_the_asl_file_with_the_three_functions(
 
 
 def test_express_variant_via_context(express_stack: Synthesized) -> None:
-    _, machine = express_stack.only("AWS::StepFunctions::StateMachine")
-    assert machine["Properties"]["StateMachineType"] == "EXPRESS"
-    assert machine["Properties"]["LoggingConfiguration"]["Level"] == "ALL"
+    express_stack.assertions.resource_count_is("AWS::StepFunctions::StateMachine", 1)
+    express_stack.assertions.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineType": "EXPRESS",
+            "TracingConfiguration": {"Enabled": True},
+            "LoggingConfiguration": Match.object_like(
+                {"Level": "ALL", "IncludeExecutionData": False}
+            ),
+        },
+    )
 
 
 def test_upload_rule_uses_the_shared_pattern_and_targets_the_workflow(
@@ -317,3 +340,16 @@ def test_outputs(default_stack: Synthesized) -> None:
     assert "console.aws.amazon.com/states/home" in console
     assert "#/statemachines/view/" in console
     assert json.dumps(ref(machine_id)) in console
+
+
+def test_every_task_in_the_definition_invokes_a_granted_function() -> None:
+    # The state machine role may only invoke the three functions, so every Task must be a
+    # Lambda invoke of one of them (a new service integration needs a new grant here).
+    definition = json.loads((REPO_ROOT / "statemachine" / "face_pipeline.asl.json").read_text())
+    placeholders = {"${DetectFunctionArn}", "${PersistFunctionArn}", "${NotifyFunctionArn}"}
+    tasks = [state for state in definition["States"].values() if state["Type"] == "Task"]
+    assert tasks
+    for task in tasks:
+        assert task["Resource"] == "arn:aws:states:::lambda:invoke"
+        assert task["Parameters"]["FunctionName"] in placeholders
+    assert {task["Parameters"]["FunctionName"] for task in tasks} == placeholders
