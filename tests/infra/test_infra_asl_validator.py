@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,12 +23,33 @@ def asl_validator() -> str:
     return found
 
 
-def test_definition_is_valid_asl() -> None:
-    result = subprocess.run(
-        [asl_validator(), "--json-path", str(DEFINITION)],
+def validate(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [asl_validator(), "--json-path", str(path)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_definition_is_valid_asl() -> None:
+    result = validate(DEFINITION)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_validator_rejects_a_broken_definition(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.asl.json"
+    broken.write_text(
+        json.dumps({"StartAt": "Detect", "States": {"Detect": {"Type": "Pass", "Next": "Gone"}}})
+    )
+    result = validate(broken)
+    assert result.returncode != 0
+
+
+def test_a_missing_validator_fails_the_run_instead_of_skipping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda *args, **kwargs: None)
+    with pytest.raises(pytest.fail.Exception, match="asl-validator is not installed"):
+        asl_validator()
