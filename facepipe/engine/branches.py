@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from facepipe.engine.errors import EXCEED_TOLERATED_FAILURE, RuntimeFailure, StatesError
+from facepipe.engine.errors import (
+    EXCEED_TOLERATED_FAILURE,
+    Aborted,
+    RuntimeFailure,
+    StatesError,
+)
 from facepipe.engine.payload import Scope, render, select_or_fail
 
 if TYPE_CHECKING:
@@ -19,26 +25,33 @@ if TYPE_CHECKING:
 INLINE_CONCURRENCY_CAP = 40
 
 
-def _fan_out(count: int, limit: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run `work(i)` for every index, at most `limit` at a time; results in index order.
+ABORTED: Any = object()
 
-    Exceptions come back as values so that every started unit is accounted for.
+
+def _fan_out(
+    count: int, limit: int, work: Callable[[int], Any], stop: threading.Event | None
+) -> list[Any]:
+    """Run `work(i)` for every index, at most `limit` at a time; outcomes in index order.
+
+    A failure comes back as its StatesError. With a `stop` event, the first failure sets it:
+    units not yet started are skipped and running ones end before their next state, both
+    reported as ABORTED. Without one (a Map that tolerates failures) every unit runs.
     """
 
     def guarded(index: int) -> Any:
+        if stop is not None and stop.is_set():
+            return ABORTED
         try:
             return work(index)
         except StatesError as failure:
+            if stop is not None:
+                stop.set()
             return failure
+        except Aborted:
+            return ABORTED
 
     if limit <= 1 or count <= 1:
-        outcomes = []
-        for index in range(count):
-            outcome = guarded(index)
-            outcomes.append(outcome)
-            if isinstance(outcome, StatesError):
-                break  # a sequential run stops at the first failure
-        return outcomes
+        return [guarded(index) for index in range(count)]
     with ThreadPoolExecutor(max_workers=min(limit, count), thread_name_prefix="asl") as pool:
         return list(pool.map(guarded, range(count)))
 
@@ -52,12 +65,16 @@ def _first_failure(outcomes: list[Any]) -> StatesError | None:
 
 def run_parallel(runner: Runner, flows: tuple[Flow, ...], data: Any) -> list[Any]:
     runner.record("ParallelStateStarted")
+    stop = threading.Event()
 
     def branch(index: int) -> Any:
-        return runner.child(flows[index], dict(runner.variables)).run(json.loads(json.dumps(data)))
+        child = runner.child(flows[index], dict(runner.variables), stop, fail_fast=True)
+        return child.run(json.loads(json.dumps(data)))
 
-    outcomes = _fan_out(len(flows), len(flows), branch)
+    outcomes = _fan_out(len(flows), len(flows), branch, stop)
     failure = _first_failure(outcomes)
+    if failure is None and ABORTED in outcomes:
+        raise Aborted  # an enclosing branch or iteration failed
     if failure is not None:
         runner.previous_id = runner.shared.history.last_id
         runner.record("ParallelStateFailed")
@@ -85,22 +102,31 @@ def run_map(
     runner.record("MapStateStarted", {"length": len(items)})
     started_from = runner.previous_id
 
+    stop = threading.Event()
+
     def iteration(index: int) -> Any:
-        child = runner.child(flow, {} if distributed else dict(runner.variables))
+        variables = {} if distributed else dict(runner.variables)
+        child = runner.child(flow, variables, stop, fail_fast=tolerated is None)
         child.previous_id = started_from
-        child.record("MapIterationStarted", {"name": name, "index": index})
+        details = {"name": name, "index": index}
+        child.record("MapIterationStarted", details)
         try:
             output = child.run(item_inputs[index])
         except StatesError:
-            child.record("MapIterationFailed", {"name": name, "index": index})
+            child.record("MapIterationFailed", details)
             raise
-        child.record("MapIterationSucceeded", {"name": name, "index": index})
+        except Aborted:
+            child.record("MapIterationAborted", details)
+            raise
+        child.record("MapIterationSucceeded", details)
         return output
 
     cap = limit or INLINE_CONCURRENCY_CAP
-    outcomes = _fan_out(len(items), cap, iteration)
+    outcomes = _fan_out(len(items), cap, iteration, None if tolerated else stop)
     runner.previous_id = runner.shared.history.last_id
     failure = _first_failure(outcomes)
+    if failure is None and ABORTED in outcomes:
+        raise Aborted  # an enclosing branch or iteration failed
     if failure is not None and (tolerated is None or isinstance(failure, RuntimeFailure)):
         runner.record("MapStateFailed")
         raise failure

@@ -14,6 +14,7 @@ from typing import Any
 
 from facepipe.engine import choice, intrinsics, jsonpath
 from facepipe.engine.errors import ALL, DefinitionError
+from facepipe.engine.tasks import LAMBDA_INVOKE
 from facepipe.engine.timestamps import parse_timestamp
 
 _IO = {"InputPath", "OutputPath"}
@@ -259,6 +260,12 @@ def _check_retrier(name: str, where: str, rule: dict[str, Any]) -> None:
 def _check_task(name: str, state: dict[str, Any], states: Mapping) -> None:
     if not isinstance(state.get("Resource"), str) or not state["Resource"]:
         raise DefinitionError(name, "a Task state needs a 'Resource' string")
+    if state["Resource"] == LAMBDA_INVOKE:
+        parameters = state.get("Parameters")
+        if not isinstance(parameters, dict) or not (
+            "FunctionName" in parameters or "FunctionName.$" in parameters
+        ):
+            raise DefinitionError(name, "lambda:invoke needs Parameters with a FunctionName")
     for key in ("TimeoutSeconds", "HeartbeatSeconds"):
         if key in state and not _positive_int(state[key]):
             raise DefinitionError(name, f"{key} must be a positive integer")
@@ -342,8 +349,9 @@ def _check_parallel(name: str, state: dict[str, Any], states: Mapping) -> None:
 
 
 def _check_map(name: str, state: dict[str, Any], states: Mapping) -> None:
-    if "ItemReader" in state:
-        raise DefinitionError(name, "ItemReader (reading items from S3) is not supported locally")
+    for unsupported in ("ItemReader", "ItemBatcher", "ResultWriter"):
+        if unsupported in state:
+            raise DefinitionError(name, f"{unsupported} is not supported by the local engine")
     if "ItemSelector" in state and "Parameters" in state:
         raise DefinitionError(name, "use only one of ItemSelector and Parameters")
     if "MaxConcurrency" in state:

@@ -25,6 +25,11 @@ class StatesError(Exception):
         super().__init__(f"{error}: {cause}")
 
 
+class Aborted(Exception):
+    """Not an AWS error: a sibling Parallel branch or Map iteration failed, so this one
+    stops before its next state (Step Functions aborts them the same way)."""
+
+
 class RuntimeFailure(StatesError):
     """States.Runtime: never retried or caught, always fails the execution."""
 

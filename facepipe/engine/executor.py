@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ from facepipe.engine.errors import (
     DATA_LIMIT_EXCEEDED,
     NO_CHOICE_MATCHED,
     TIMEOUT,
+    Aborted,
     RuntimeFailure,
     StatesError,
 )
@@ -90,6 +92,10 @@ class Runner:
         self.previous_id = previous_id
         # The JSON text of the last state output, reused as the next state's input text.
         self._last_output: tuple[Any, str] | None = None
+        # Set when an enclosing Parallel or Map has failed and this flow must stop.
+        self.stop_signals: tuple[threading.Event, ...] = ()
+        # Set when this flow fails, so that its siblings stop (None: they carry on).
+        self.failure_signal: threading.Event | None = None
 
     # --- bookkeeping --------------------------------------------------------------------
 
@@ -109,8 +115,13 @@ class Runner:
         }
         return Scope(context, self.variables)
 
-    def child(self, flow: Flow, variables: dict[str, Any]) -> Runner:
-        return Runner(self.shared, flow, variables, self.previous_id)
+    def child(
+        self, flow: Flow, variables: dict[str, Any], stop: threading.Event, fail_fast: bool
+    ) -> Runner:
+        runner = Runner(self.shared, flow, variables, self.previous_id)
+        runner.stop_signals = (*self.stop_signals, stop)
+        runner.failure_signal = stop if fail_fast else None
+        return runner
 
     # --- the state loop -----------------------------------------------------------------
 
@@ -121,7 +132,14 @@ class Runner:
             deadline = self.shared.deadline
             if deadline is not None and self.shared.clock.now() > deadline:
                 raise ExecutionTimedOut(self.shared.timeout_seconds or 0)
-            name, data = self.run_state(name, self.flow.states[name], data)
+            if any(signal.is_set() for signal in self.stop_signals):
+                raise Aborted
+            try:
+                name, data = self.run_state(name, self.flow.states[name], data)
+            except StatesError:
+                if self.failure_signal is not None:
+                    self.failure_signal.set()
+                raise
         return data
 
     def run_state(self, name: str, state: dict[str, Any], raw: Any) -> tuple[str | None, Any]:

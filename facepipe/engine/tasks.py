@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from facepipe.engine.clock import Clock
-from facepipe.engine.errors import TIMEOUT, StatesError
+from facepipe.engine.errors import TIMEOUT, RuntimeFailure, StatesError
 from facepipe.engine.history import to_json
 
 Handler = Callable[[Any, Any], Any]
@@ -40,9 +40,7 @@ def target_of(resource: str, parameters: Any) -> Target:
     if resource == LAMBDA_INVOKE:
         function = parameters.get("FunctionName") if isinstance(parameters, dict) else None
         if not isinstance(function, str) or not function:
-            raise StatesError(
-                "States.Runtime", "lambda:invoke needs a 'FunctionName' string in Parameters"
-            )
+            raise RuntimeFailure("lambda:invoke needs a 'FunctionName' string in Parameters")
         return Target("lambda:invoke", "lambda", "invoke", function)
     if resource.startswith("arn:aws:lambda:") and ":function:" in resource:
         return Target("lambda", "lambda", resource, resource)

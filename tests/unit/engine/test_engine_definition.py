@@ -196,3 +196,15 @@ def test_substitutions_replace_placeholders():
 def test_message_names_state_and_reason():
     error = _invalid(_states(A={"Type": "Pass", "Next": "Nowhere"}))
     assert str(error).startswith("State 'A': ")
+
+
+def test_lambda_invoke_needs_a_function_name():
+    state = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}
+    assert "FunctionName" in _invalid(_states(T=state)).reason
+
+
+@pytest.mark.parametrize("field", ["ItemBatcher", "ResultWriter"])
+def test_map_features_needing_s3_are_rejected_clearly(field):
+    processor = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    state = {"Type": "Map", "ItemProcessor": processor, field: {}, "End": True}
+    assert field in _invalid(_states(M=state)).reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 
 from engine_helpers import event_types, failure_of, output_of, run
@@ -294,3 +295,81 @@ def test_map_and_parallel_history_events():
         "PassStateExited",
         "ParallelStateSucceeded",
     ]
+
+
+def test_failed_iteration_aborts_the_others():
+    second_started, first_failed = threading.Event(), threading.Event()
+    calls = []
+
+    def watch(event):
+        if event["type"] == "MapIterationFailed":
+            first_failed.set()
+
+    def work(event, context):
+        calls.append(event)
+        if event == 0:
+            second_started.wait(5)
+            raise ValueError("item zero")
+        second_started.set()
+        first_failed.wait(5)  # still running when its sibling fails
+        return event
+
+    task = {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:work"}
+    processor = {
+        "StartAt": "T",
+        "States": {"T": {**task, "Next": "Again"}, "Again": {**task, "End": True}},
+    }
+    result = run(
+        _map(processor=processor, MaxConcurrency=2),
+        [0, 1, 2, 3],
+        resolver={"work": work},
+        on_event=watch,
+    )
+    assert (result.status, result.error) == ("FAILED", "ValueError")
+    types = event_types(result)
+    assert types.count("MapIterationFailed") == 1
+    assert types.count("MapIterationAborted") == 1  # item 1 stopped before "Again"
+    assert types.count("MapIterationStarted") == 2  # items 2 and 3 never started
+    assert calls == [0, 1] or calls == [1, 0]
+
+
+def test_tolerant_sequential_map_runs_every_item():
+    output = output_of(_distributed(ToleratedFailureCount=2, MaxConcurrency=1), [0, 1, 0, 2])
+    assert output[1::2] == [1, 2]
+    assert output[0]["Error"] == "Zero" and output[2]["Error"] == "Zero"
+
+
+def test_failed_branch_stops_its_sibling_before_the_next_state():
+    sibling_started, failed = threading.Event(), threading.Event()
+    calls = []
+
+    def slow(event, context):
+        calls.append("slow")
+        sibling_started.set()
+        failed.wait(5)
+        # The failing branch signals its siblings a moment after its failure event; give
+        # that thread the moment (this is the only real pause in these tests).
+        time.sleep(0.05)
+        return event
+
+    def broken(event, context):
+        sibling_started.wait(5)
+        raise ValueError("branch two")
+
+    def watch(event):
+        if event["type"] == "LambdaFunctionFailed":
+            failed.set()
+
+    def task(function):
+        return {"Type": "Task", "Resource": f"arn:aws:lambda:us-east-1:1:function:{function}"}
+
+    sibling = {
+        "StartAt": "A",
+        "States": {"A": {**task("slow"), "Next": "B"}, "B": {**task("slow"), "End": True}},
+    }
+    failing = {"StartAt": "F", "States": {"F": {**task("broken"), "End": True}}}
+    state = {"Type": "Parallel", "Branches": [sibling, failing], "End": True}
+    resolver = {"slow": slow, "broken": broken}
+    result = run({"P": state}, {}, resolver=resolver, on_event=watch)
+    assert result.error == "ValueError"
+    assert calls == ["slow"]
