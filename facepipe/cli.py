@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pipeline_options(watch)
     watch.add_argument("--interval", type=_positive_float, default=1.0, help="seconds (1)")
     watch.add_argument(
+        "--settle",
+        type=_positive_float,
+        default=2.0,
+        help="seconds a file must stay unchanged before it is taken as complete (2)",
+    )
+    watch.add_argument(
         "--existing", action="store_true", help="also run the files already in the folder"
     )
 

@@ -64,7 +64,10 @@ def _home(args: argparse.Namespace) -> DataHome:
 
 
 def _pipeline(args: argparse.Namespace) -> LocalPipeline:
+    from facepipe.local.detection import get_finder
+
     route_step_logs(logging.INFO if args.verbose else logging.WARNING)
+    get_finder(args.detector)  # an unknown or missing detector is a usage error, up front
     options = PipelineOptions(
         bucket=args.bucket or DEFAULT_BUCKET, detector=args.detector, workers=args.workers
     )
@@ -161,10 +164,18 @@ def _print_run(pipeline: LocalPipeline, results: list[FileResult], annotated: Pa
         )
     for result in results:
         if result.outcome is None:
-            console.print(f"skipped {result.file}: {skip_reason(result.upload.stored.key)}")
+            console.print(
+                f"skipped {result.file}: {skip_reason(result.upload.stored.key)}",
+                soft_wrap=True,
+                markup=False,
+            )
     if annotated is not None:
-        console.print(f"annotated images: {annotated}")
-    console.print(f"records: {pipeline.records.path}\noutbox: {pipeline.home.outbox}")
+        console.print(f"annotated images: {annotated}", soft_wrap=True, markup=False)
+    console.print(
+        f"records: {pipeline.records.path}\noutbox: {pipeline.home.outbox}",
+        soft_wrap=True,
+        markup=False,
+    )
 
 
 # --- watch ---------------------------------------------------------------------------------
@@ -174,7 +185,7 @@ def watch(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     if not folder.is_dir():
         raise UsageError(f"no such folder: {args.folder}")
-    watcher = FolderWatcher(folder, include_existing=args.existing)
+    watcher = FolderWatcher(folder, include_existing=args.existing, settle_seconds=args.settle)
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     tally = views.WatchTally(views.stdout_console())
@@ -277,7 +288,7 @@ def outbox(args: argparse.Namespace) -> int:
         return EXIT_OK
     console = views.stdout_console()
     console.print(views.outbox_table(messages, lambda key: _message_path(home, key)))
-    console.print(f"outbox: {home.outbox}")
+    console.print(f"outbox: {home.outbox}", soft_wrap=True, markup=False)
     return EXIT_OK
 
 

@@ -235,7 +235,7 @@ class WatchTally:
 
     def say(self, text: str) -> None:
         with self._lock:
-            self.console.print(text)
+            self.console.print(text, soft_wrap=True, markup=False)
 
     def started(self) -> None:
         with self._lock:
@@ -244,7 +244,7 @@ class WatchTally:
     def skipped(self, path: Path, reason: str) -> None:
         with self._lock:
             self.skipped_count += 1
-            self.console.print(f"skipped {path.name}: {reason}")
+            self.console.print(f"skipped {path.name}: {reason}", soft_wrap=True, markup=False)
 
     def finished(self, outcome: ExecutionOutcome) -> None:
         with self._lock:
@@ -254,7 +254,7 @@ class WatchTally:
             else:
                 self.failed += 1
                 text = f"{outcome.key}: FAILED {outcome.error}: {_short(outcome.cause)}"
-            self.console.print(text)
+            self.console.print(text, soft_wrap=True, markup=False)
 
     def summary(self) -> str:
         with self._lock:

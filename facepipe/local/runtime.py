@@ -288,14 +288,28 @@ def _outcome(result: ExecutionResult, bucket: str, key: str, version: str) -> Ex
     )
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the time (it may be replaced, e.g. by pytest)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def route_step_logs(level: int | str = logging.WARNING) -> None:
     """Send the steps' Powertools logs to stderr at ``level``, keeping stdout for results."""
     from lambdas.common.observability import logger
 
     logger.setLevel(level)
     handler = logger.registered_handler
-    if isinstance(handler, logging.StreamHandler):
-        handler.setStream(sys.stderr)
+    if isinstance(handler, logging.StreamHandler) and not isinstance(
+        handler.stream, _CurrentStderr
+    ):
+        # Not setStream(): it flushes the old stream, which may be closed by now.
+        with handler.lock or threading.Lock():
+            handler.stream = _CurrentStderr()
 
 
 def accepted_key_patterns() -> list[str]:

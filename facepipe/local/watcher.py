@@ -1,41 +1,62 @@
 """Noticing image files that appear in a folder, once they are completely written.
 
 Polling with ``stat`` works on every file system (network shares, bind mounts) where change
-notifications do not. A file is ready when its size and modification time were the same at
-two polls in a row, so a copy still in progress is not uploaded half-written; a file that
-changes after it was handed over is handed over again (a new version, as in S3).
+notifications do not. A file is ready once its size and modification time have stayed the
+same for ``settle_seconds``, so a copy still in progress is not uploaded half-written; a
+file that changes after it was handed over is handed over again (a new version, as in S3).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 FileSignature = tuple[int, int]  # (size, mtime in ns)
+DEFAULT_SETTLE_SECONDS = 2.0
 
 
 class FolderWatcher:
     """Reports each new or changed file of one folder (not its subfolders) once it is stable."""
 
-    def __init__(self, folder: Path, *, include_existing: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        include_existing: bool = False,
+        settle_seconds: float = DEFAULT_SETTLE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if not folder.is_dir():
             raise NotADirectoryError(f"{folder} is not a folder")
         self.folder = folder
-        self._last_seen: dict[Path, FileSignature] = {}
+        self.settle_seconds = settle_seconds
+        self._clock = clock
+        # Each file's current signature and since when it has had it.
+        self._unchanged_since: dict[Path, tuple[FileSignature, float]] = {}
         self._handed_over: dict[Path, FileSignature] = (
             {} if include_existing else self._signatures()
         )
 
     def poll(self) -> list[Path]:
-        """Files that were unchanged since the previous poll and not handed over as they are."""
+        """Files settled since they last changed, and not yet handed over as they are now."""
+        now = self._clock()
         current = self._signatures()
+        self._unchanged_since = {
+            path: (
+                self._unchanged_since[path]
+                if path in self._unchanged_since and self._unchanged_since[path][0] == signature
+                else (signature, now)
+            )
+            for path, signature in current.items()
+        }
         ready = [
             path
-            for path, signature in sorted(current.items())
-            if self._last_seen.get(path) == signature and self._handed_over.get(path) != signature
+            for path, (signature, since) in sorted(self._unchanged_since.items())
+            if now - since >= self.settle_seconds and self._handed_over.get(path) != signature
         ]
         for path in ready:
             self._handed_over[path] = current[path]
-        self._last_seen = current
         return ready
 
     def _signatures(self) -> dict[Path, FileSignature]:

@@ -1,0 +1,133 @@
+"""``facepipe`` as a process: the installed console script, cheap imports, ``watch`` and Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from facepipe.samples import GROUP, NO_FACES, PORTRAIT
+
+FACEPIPE = Path(sys.executable).parent / "facepipe"
+HEAVY_MODULES = ("cv2", "numpy", "PIL", "rich", "facepipe.engine", "lambdas", "boto3")
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACEPIPE_")}
+    env["FACEPIPE_EMAIL_TO"] = "alice@example.com"
+    env["HOME"] = str(tmp_path)  # nothing may land in the real ~/.facepipe
+    return env
+
+
+def test_importing_the_cli_loads_nothing_heavy() -> None:
+    probe = f"import sys, facepipe.cli; print([m for m in {HEAVY_MODULES!r} if m in sys.modules])"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_installed_console_script_runs_outside_the_repository(
+    samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """From a temp folder, the ASL file and upload rule are still found (facepipe.resources)."""
+    workdir = tmp_path / "elsewhere"
+    workdir.mkdir()
+    shutil.copy(samples[PORTRAIT], workdir / "me.jpg")
+
+    done = subprocess.run(
+        [str(FACEPIPE), "--home", "data", "run", "me.jpg", "--json"],
+        cwd=workdir,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    [result] = json.loads(done.stdout)
+    assert (result["key"], result["status"], result["faceCount"]) == (
+        "uploads/me.jpg",
+        "SUCCEEDED",
+        1,
+    )
+    assert (workdir / "data" / "records.sqlite3").is_file()
+    assert len(list((workdir / "data" / "outbox" / "new").iterdir())) == 1
+
+
+def test_help_is_printed_without_loading_the_pipeline(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(FACEPIPE), "--help"], capture_output=True, text=True, env=clean_env(tmp_path)
+    )
+    assert done.returncode == 0
+    for command in ("run", "watch", "records", "show", "outbox", "detect"):
+        assert command in done.stdout
+
+
+class Lines:
+    """Reads a process's stdout on a thread, so the test can wait for a line with a timeout."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self._queue: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        assert process.stdout is not None
+        stream = process.stdout
+        threading.Thread(target=lambda: [self._queue.put(x) for x in stream], daemon=True).start()
+
+    def wait_for(self, text: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if text in line:
+                return line
+        pytest.fail(f"no line with {text!r} within {timeout} s; saw: {self.seen}")
+
+
+def test_watch_runs_new_complete_files_and_stops_cleanly_on_ctrl_c(
+    samples: dict[str, Path], tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(samples[NO_FACES], inbox / "already-here.jpg")  # present before: not run
+    home = tmp_path / "home"
+    process = subprocess.Popen(
+        [str(FACEPIPE), "--home", str(home), "watch", str(inbox), "--interval", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(tmp_path),
+    )
+    try:
+        lines = Lines(process)
+        lines.wait_for("watching")
+        # A file written slowly: it must not be uploaded before it is complete.
+        data = samples[GROUP].read_bytes()
+        with open(inbox / "group.jpg", "wb") as slow:
+            for start in range(0, len(data), len(data) // 4):
+                slow.write(data[start : start + len(data) // 4])
+                slow.flush()
+                time.sleep(0.5)
+        (inbox / "clip.gif").write_bytes(b"GIF89a" + bytes(32))
+        assert "4 face(s)" in lines.wait_for("uploads/group.jpg")
+        lines.wait_for("skipped clip.gif")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+        lines.wait_for("watched: 1 image(s) run (1 succeeded, 0 failed), 1 skipped")
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert not any("already-here" in line for line in lines.seen)
+    assert "Traceback" not in (process.stderr.read() if process.stderr else "")
