@@ -1,0 +1,194 @@
+"""``facepipe aws upload|executions|show``: the deployed stack, drawn like local executions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from facepipe.aws.stack import DEFAULT_STACK, StackOutputs
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# EventBridge stamps the execution a moment after PutObject; clocks may also differ a little.
+_CLOCK_SLACK = timedelta(seconds=30)
+
+
+def add_stack_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--stack", default=DEFAULT_STACK, help=f"stack name ({DEFAULT_STACK})")
+    command.add_argument("--region", default=None, help="AWS region (default: the profile's)")
+    command.add_argument("--profile", default=None, help="AWS profile (default: AWS_PROFILE)")
+
+
+def add_aws_commands(commands: Any) -> None:
+    """Register ``aws`` and its subcommands on the ``facepipe`` subparsers."""
+    aws = commands.add_parser("aws", help="the deployed stack: upload, executions, show")
+    sub = aws.add_subparsers(dest="aws_command", metavar="AWS_COMMAND", required=True)
+    upload = sub.add_parser("upload", help="upload images and follow their executions live")
+    upload.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    upload.add_argument("--timeout", type=float, default=900.0, help="seconds per image (900)")
+    listing = sub.add_parser("executions", help="list the state machine's executions")
+    listing.add_argument("--status", choices=("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT"))
+    listing.add_argument("--limit", type=int, default=20)
+    show = sub.add_parser("show", help="draw one execution from its history")
+    show.add_argument("execution_arn", metavar="ARN")
+    show.add_argument("--json", action="store_true", help="print the history as JSON")
+    for command, handler in ((upload, upload_command), (listing, executions_command)):
+        add_stack_options(command)
+        command.set_defaults(run_command=_reporting_errors(handler))
+    add_stack_options(show)
+    show.set_defaults(run_command=_reporting_errors(show_command))
+
+
+def _reporting_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """Say AWS failures a person can fix in one line (exit 2); let bugs raise."""
+
+    def run(args: argparse.Namespace) -> int:
+        from facepipe.aws.errors import explain
+        from facepipe.aws.executions import ExecutionNotFound
+
+        try:
+            return handler(args)
+        except (ExecutionNotFound, ValueError) as error:
+            print(f"facepipe: error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        except Exception as error:
+            known = explain(error, getattr(args, "stack", None))
+            if known is None:
+                raise
+            print(f"facepipe: error: {known}", file=sys.stderr)
+            return EXIT_USAGE
+
+    return run
+
+
+def session(args: argparse.Namespace) -> Any:
+    import boto3
+
+    return boto3.Session(profile_name=args.profile, region_name=args.region)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def _definition(sfn: Any, state_machine_arn: str) -> dict[str, Any]:
+    described = sfn.describe_state_machine(stateMachineArn=state_machine_arn)
+    return dict(json.loads(described["definition"]))
+
+
+def render(definition: dict[str, Any], events: list[dict[str, Any]], title: str) -> Any:
+    """The terminal tree of one execution, from GetExecutionHistory events."""
+    from facepipe.graph import build_graph, summarize_history
+    from facepipe.graph.terminal import render_execution
+
+    graph = build_graph(definition)
+    return render_execution(graph, summarize_history(events, list(graph.nodes)), title)
+
+
+def upload_command(args: argparse.Namespace) -> int:
+    from facepipe.aws.stack import read_stack_outputs
+
+    aws = session(args)
+    outputs = read_stack_outputs(aws.client("cloudformation"), args.stack)
+    definition = _definition(aws.client("stepfunctions"), outputs.state_machine_arn)
+    console = _console()
+    statuses = [
+        upload_and_follow(aws, outputs, definition, image, console, args.timeout)
+        for image in args.images
+    ]
+    return EXIT_OK if all(status == "SUCCEEDED" for status in statuses) else EXIT_FAILED
+
+
+def upload_and_follow(
+    aws: Any,
+    outputs: StackOutputs,
+    definition: dict[str, Any],
+    image: Path,
+    console: Any,
+    timeout: float,
+    poll_seconds: float = 1.0,
+) -> str:
+    """Upload one image, find and follow its execution live, print its record and link."""
+    from rich.live import Live
+
+    from facepipe.aws.executions import find_execution_for, follow_execution
+    from facepipe.aws.records import fetch_record
+    from facepipe.aws.upload import upload_image
+
+    sfn = aws.client("stepfunctions")
+    started_after = datetime.now(UTC) - _CLOCK_SLACK
+    uploaded = upload_image(aws.client("s3"), outputs.bucket_name, outputs.upload_prefix, image)
+    console.print(f"uploaded s3://{uploaded.bucket}/{uploaded.key} ({uploaded.version_id})")
+    arn = find_execution_for(
+        sfn,
+        outputs.state_machine_arn,
+        uploaded.key,
+        uploaded.version_id,
+        started_after=started_after,
+        poll_seconds=poll_seconds,
+    )
+    with Live(console=console, auto_refresh=False) as live:
+
+        def redraw(_status: str, events: list[dict[str, Any]]) -> None:
+            live.update(render(definition, events, uploaded.key), refresh=True)
+
+        final = follow_execution(sfn, arn, redraw, timeout=timeout, poll_seconds=poll_seconds)
+    record = fetch_record(
+        aws.resource("dynamodb"), outputs.table_name, uploaded.key, uploaded.version_id or "null"
+    )
+    _print_outcome(console, record)
+    console.print(f"console: {outputs.execution_console_url(arn)}", soft_wrap=True)
+    return str(final["status"])
+
+
+def _print_outcome(console: Any, record: Any) -> None:
+    if record is None:
+        console.print("record: none stored")
+        return
+    line = f"record: {record.status}, {record.face_count} face(s)"
+    if record.error:
+        line += f", {record.error}: {record.reason}"
+    console.print(line, soft_wrap=True)
+    sent = f"yes, at {record.notified_at}" if record.notified_at else "no"
+    console.print(f"email sent: {sent}")
+
+
+def executions_command(args: argparse.Namespace) -> int:
+    from facepipe.aws.executions import list_executions
+    from facepipe.aws.stack import read_stack_outputs
+
+    aws = session(args)
+    outputs = read_stack_outputs(aws.client("cloudformation"), args.stack)
+    entries = list_executions(
+        aws.client("stepfunctions"), outputs.state_machine_arn, args.status, args.limit
+    )
+    # Plain lines, whole ARNs: easy to copy into `facepipe aws show ARN` or to grep.
+    print(f"{'STATUS':<10} {'STARTED':<25} {'SECONDS':>8}  EXECUTION ARN")
+    for entry in entries:
+        stop = entry.get("stopDate")
+        seconds = f"{(stop - entry['startDate']).total_seconds():.1f}" if stop else ""
+        started = entry["startDate"].isoformat(timespec="seconds")
+        print(f"{entry['status']:<10} {started:<25} {seconds:>8}  {entry['executionArn']}")
+    if not entries:
+        print("(no executions)")
+    return EXIT_OK
+
+
+def show_command(args: argparse.Namespace) -> int:
+    from facepipe.aws.executions import execution_history
+
+    sfn = session(args).client("stepfunctions")
+    described = sfn.describe_execution(executionArn=args.execution_arn)
+    events = execution_history(sfn, args.execution_arn)
+    if args.json:
+        print(json.dumps(events, default=str, indent=1))
+        return EXIT_OK
+    definition = _definition(sfn, described["stateMachineArn"])
+    _console().print(render(definition, events, described.get("name", args.execution_arn)))
+    return EXIT_OK if described["status"] in ("SUCCEEDED", "RUNNING") else EXIT_FAILED

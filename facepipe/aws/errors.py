@@ -1,0 +1,47 @@
+"""AWS failures a person can fix, said in one sentence (no credentials, no stack, no access)."""
+
+from __future__ import annotations
+
+from botocore.exceptions import (
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    TokenRetrievalError,
+)
+
+
+class AwsAccessError(RuntimeError):
+    """The deployed stack cannot be reached or used; the message says what to do."""
+
+
+_CREDENTIALS = (
+    "no AWS credentials were found: set AWS_PROFILE (after `aws sso login`) or "
+    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run where an IAM role is available"
+)
+_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
+_EXPIRED = ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId")
+
+
+def explain(error: Exception, stack_name: str | None = None) -> AwsAccessError | None:
+    """An AwsAccessError for a failure a person can fix, else None (a bug: let it raise)."""
+    if isinstance(error, NoCredentialsError | PartialCredentialsError | TokenRetrievalError):
+        return AwsAccessError(_CREDENTIALS)
+    if isinstance(error, NoRegionError):
+        return AwsAccessError("no AWS region is set: set AWS_REGION or AWS_DEFAULT_REGION")
+    if not isinstance(error, ClientError):
+        return None
+    code = error.response.get("Error", {}).get("Code", "")
+    message = error.response.get("Error", {}).get("Message", "")
+    if code == "ValidationError" and "does not exist" in message:
+        name = stack_name or "the stack"
+        return AwsAccessError(
+            f"stack {name!r} does not exist in this account and region: deploy it with "
+            "`npx cdk deploy`, or name another with --stack"
+        )
+    if code in _EXPIRED:
+        return AwsAccessError(f"the AWS credentials were refused ({code}): log in again")
+    if code in _DENIED:
+        operation = error.operation_name
+        return AwsAccessError(f"access denied for {operation}: {message}")
+    return None

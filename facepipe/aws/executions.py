@@ -1,0 +1,114 @@
+"""Executions of the deployed state machine: list, find the one an upload started, follow it.
+
+Step Functions starts the execution from EventBridge a moment after the upload, so finding
+it means polling ListExecutions (newest first) and matching each candidate's input, the
+"Object Created" event, by object key and version id.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote_plus
+
+RUNNING = "RUNNING"
+Sleep = Callable[[float], None]
+HistoryListener = Callable[[str, list[dict[str, Any]]], None]
+
+
+class ExecutionNotFound(LookupError):
+    pass
+
+
+def list_executions(
+    sfn: Any, state_machine_arn: str, status: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """ListExecutions entries, newest first (as the API returns them), at most ``limit``."""
+    arguments: dict[str, Any] = {"stateMachineArn": state_machine_arn}
+    if status:
+        arguments["statusFilter"] = status
+    found: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("list_executions").paginate(**arguments):
+        found.extend(page["executions"])
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+def execution_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """Every GetExecutionHistory event, oldest first, across all pages."""
+    events: list[dict[str, Any]] = []
+    paginator = sfn.get_paginator("get_execution_history")
+    for page in paginator.paginate(executionArn=execution_arn, includeExecutionData=True):
+        events.extend(page["events"])
+    return events
+
+
+def uploaded_object(execution_input: str | None) -> tuple[str, str | None] | None:
+    """(decoded key, version id) of the "Object Created" event an execution started from."""
+    try:
+        event = json.loads(execution_input or "")
+        obj = event["detail"]["object"]
+        return unquote_plus(obj["key"]), obj.get("version-id")
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def find_execution_for(
+    sfn: Any,
+    state_machine_arn: str,
+    key: str,
+    version_id: str | None,
+    *,
+    started_after: datetime,
+    timeout: float = 60.0,
+    poll_seconds: float = 1.0,
+    sleep: Sleep = time.sleep,
+) -> str:
+    """The ARN of the execution whose input is the upload of ``key`` at ``version_id``."""
+    checked: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while True:
+        for entry in list_executions(sfn, state_machine_arn, limit=25):
+            arn = entry["executionArn"]
+            if arn in checked or entry["startDate"] < started_after:
+                continue
+            checked.add(arn)
+            described = sfn.describe_execution(executionArn=arn)
+            if uploaded_object(described.get("input")) == (key, version_id):
+                return str(arn)
+        if time.monotonic() >= deadline:
+            raise ExecutionNotFound(
+                f"no execution started for {key} (version {version_id}) within {timeout:.0f} s:"
+                " check that the upload rule is enabled and the key matches its pattern"
+            )
+        sleep(poll_seconds)
+
+
+def follow_execution(
+    sfn: Any,
+    execution_arn: str,
+    on_history: HistoryListener,
+    *,
+    poll_seconds: float = 1.0,
+    timeout: float = 900.0,
+    sleep: Sleep = time.sleep,
+) -> dict[str, Any]:
+    """Poll until the execution stops, calling ``on_history(status, events)`` each time.
+
+    Returns the final DescribeExecution answer (or the last one, at ``timeout``).
+    """
+    deadline = time.monotonic() + timeout
+    seen = -1
+    while True:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+        events = execution_history(sfn, execution_arn)
+        if len(events) != seen or described["status"] != RUNNING:
+            seen = len(events)
+            on_history(described["status"], events)
+        if described["status"] != RUNNING or time.monotonic() >= deadline:
+            return described
+        sleep(poll_seconds)

@@ -1,0 +1,147 @@
+"""The console's view of a deployed stack: Step Functions, the S3 bucket, DynamoDB, SNS.
+
+SNS keeps no copy of what it sent, so "the email" is what the record and the Notify state
+say: when it went out, to which topic, with which message id.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from facepipe.aws.executions import execution_history, list_executions, uploaded_object
+from facepipe.aws.records import fetch_record
+from facepipe.aws.stack import StackOutputs
+from facepipe.console.source import ExecutionDetail, ExecutionItem, UploadReceipt
+from facepipe.console.uploads import upload_key
+
+_LIST_LIMIT = 50
+
+
+def _face_count(output: str | None) -> int | None:
+    try:
+        count = json.loads(output or "")["detection"]["faceCount"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return int(count) if isinstance(count, int) else None
+
+
+def _item(described: dict[str, Any]) -> ExecutionItem:
+    key, version = uploaded_object(described.get("input")) or ("(unknown image)", None)
+    return ExecutionItem(
+        execution_arn=described["executionArn"],
+        name=described.get("name", ""),
+        status=described["status"],
+        image_key=key,
+        version_id=version,
+        start_date=described.get("startDate"),
+        stop_date=described.get("stopDate"),
+        face_count=_face_count(described.get("output")),
+    )
+
+
+class AwsConsoleSource:
+    """Reads a deployed stack with boto3 clients made from one session."""
+
+    def __init__(self, session: Any, outputs: StackOutputs) -> None:
+        self.outputs = outputs
+        self.sfn = session.client("stepfunctions")
+        self.s3 = session.client("s3")
+        self.dynamodb = session.resource("dynamodb")
+        self._definition: dict[str, Any] | None = None
+        self._stopped: dict[str, dict[str, Any]] = {}  # a stopped execution no longer changes
+        self._lock = threading.Lock()
+
+    @property
+    def title(self) -> str:
+        return f"AWS stack {self.outputs.stack_name} ({self.outputs.region})"
+
+    @property
+    def definition(self) -> dict[str, Any]:
+        if self._definition is None:
+            described = self.sfn.describe_state_machine(
+                stateMachineArn=self.outputs.state_machine_arn
+            )
+            self._definition = json.loads(described["definition"])
+        return self._definition
+
+    def _describe(self, execution_arn: str) -> dict[str, Any]:
+        with self._lock:
+            cached = self._stopped.get(execution_arn)
+        if cached is not None:
+            return cached
+        described: dict[str, Any] = self.sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            with self._lock:
+                self._stopped[execution_arn] = described
+        return described
+
+    def list_executions(self, status: str | None = None, limit: int = 100) -> list[ExecutionItem]:
+        entries = list_executions(
+            self.sfn, self.outputs.state_machine_arn, status, min(limit, _LIST_LIMIT)
+        )
+        return [_item(self._describe(entry["executionArn"])) for entry in entries]
+
+    def execution(self, execution_arn: str) -> ExecutionDetail | None:
+        # Only this stack's executions: the page's ARN parameter is user input.
+        prefix = self.outputs.state_machine_arn.replace(":stateMachine:", ":execution:") + ":"
+        if not execution_arn.startswith(prefix):
+            return None
+        from botocore.exceptions import ClientError
+
+        try:
+            described = self._describe(execution_arn)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                return None
+            raise
+        return ExecutionDetail(
+            item=_item(described),
+            bucket=self.outputs.bucket_name,
+            history=execution_history(self.sfn, execution_arn),
+            error=described.get("error"),
+            cause=described.get("cause"),
+        )
+
+    def image(self, detail: ExecutionDetail) -> tuple[bytes, str] | None:
+        from botocore.exceptions import ClientError
+
+        arguments = {"Bucket": detail.bucket, "Key": detail.item.image_key}
+        if detail.item.version_id:
+            arguments["VersionId"] = detail.item.version_id
+        try:
+            answer = self.s3.get_object(**arguments)
+        except ClientError:
+            return None  # deleted since, or not readable with these credentials
+        return answer["Body"].read(), answer.get("ContentType", "application/octet-stream")
+
+    def record(self, detail: ExecutionDetail) -> dict[str, Any] | None:
+        found = fetch_record(
+            self.dynamodb,
+            self.outputs.table_name,
+            detail.item.image_key,
+            detail.item.version_id or "null",
+        )
+        return found.to_dict() if found is not None else None
+
+    def email(self, detail: ExecutionDetail) -> dict[str, str] | None:
+        record = self.record(detail)
+        if not record or not record.get("notified_at"):
+            return None
+        return {
+            "subject": f"Faces found in {detail.item.image_key} (sent through SNS)",
+            "to": self.outputs.topic_arn or "the stack's SNS topic",
+            "date": str(record["notified_at"]),
+            "body": "SNS keeps no copy of the message; the subscribers' inboxes have it.",
+        }
+
+    def upload(self, filename: str, data: bytes, content_type: str) -> UploadReceipt:
+        from facepipe.console.uploads import image_type
+
+        _, extensions = image_type(data, filename)
+        key = upload_key(self.outputs.upload_prefix, filename, extensions)
+        answer = self.s3.put_object(
+            Bucket=self.outputs.bucket_name, Key=key, Body=data, ContentType=content_type
+        )
+        return UploadReceipt(self.outputs.bucket_name, key, answer.get("VersionId"))

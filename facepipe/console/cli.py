@@ -1,0 +1,75 @@
+"""``facepipe console`` (and the ``aws`` commands): registered on the main parser by one call."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from facepipe.aws.cli import add_aws_commands, add_stack_options
+
+DEFAULT_PORT = 8080
+
+
+def add_console_commands(commands: Any) -> None:
+    """Add ``console`` and ``aws`` to the ``facepipe`` subparsers; each sets ``run_command``."""
+    console = commands.add_parser("console", help="the web console on http://127.0.0.1:8080")
+    console.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"({DEFAULT_PORT})")
+    console.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (127.0.0.1); anything else exposes your images",
+    )
+    console.add_argument("--aws", action="store_true", help="show the deployed stack instead")
+    console.add_argument("--workers", type=int, default=None, help="offline execution threads")
+    console.add_argument("--detector", default="auto", help="auto, mtcnn, yunet or haar")
+    add_stack_options(console)
+    console.set_defaults(run_command=run_console)
+    add_aws_commands(commands)
+
+
+def run_console(args: argparse.Namespace) -> int:
+    from facepipe.console.app import create_app
+    from facepipe.console.server import serve
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"facepipe: warning: serving on {args.host}: anyone who can reach it can upload",
+            file=sys.stderr,
+        )
+    if args.aws:
+        return _serve_aws(args)
+    from facepipe.console.local_source import LocalConsoleSource
+    from facepipe.local.home import resolve_home
+    from facepipe.local.runtime import LocalPipeline, PipelineOptions, route_step_logs
+
+    route_step_logs()
+    options = PipelineOptions(detector=args.detector)
+    if args.workers:
+        options = PipelineOptions(detector=args.detector, workers=args.workers)
+    with LocalPipeline(resolve_home(getattr(args, "home", None)), options) as pipeline:
+        print(f"facepipe console: http://{args.host}:{args.port}/ (Ctrl-C stops)")
+        serve(create_app(LocalConsoleSource(pipeline)), args.host, args.port)
+    return 0
+
+
+def _serve_aws(args: argparse.Namespace) -> int:
+    from facepipe.aws.cli import session
+    from facepipe.aws.errors import explain
+    from facepipe.aws.stack import read_stack_outputs
+    from facepipe.console.app import create_app
+    from facepipe.console.aws_source import AwsConsoleSource
+    from facepipe.console.server import serve
+
+    aws = session(args)
+    try:
+        outputs = read_stack_outputs(aws.client("cloudformation"), args.stack)
+    except Exception as error:
+        known = explain(error, args.stack)
+        if known is None:
+            raise
+        print(f"facepipe: error: {known}", file=sys.stderr)
+        return 2
+    print(f"facepipe console ({outputs.stack_name}): http://{args.host}:{args.port}/")
+    serve(create_app(AwsConsoleSource(aws, outputs)), args.host, args.port)
+    return 0
