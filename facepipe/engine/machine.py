@@ -86,13 +86,16 @@ class StateMachine:
             ) from None
         except (TypeError, ValueError) as bad:
             raise ValueError(f"the execution input is not JSON: {bad}") from None
+        # The engine never mutates its data, so the input and $$.Execution.Input may share
+        # this private copy; the caller's object is never touched.
+        data = json.loads(input_text)
         history = History(clock, on_event)
         started = clock.now()
         timeout = self.flow.timeout_seconds
         shared = ExecutionContext(
             execution={
                 "Id": arn,
-                "Input": input,
+                "Input": data,
                 "Name": name,
                 "RoleArn": LOCAL_ROLE_ARN,
                 "StartTime": format_timestamp(started),
@@ -115,7 +118,7 @@ class StateMachine:
         )  # fmt: skip
         runner = Runner(shared, self.flow, {}, previous_id=1)
         try:
-            output = runner.run(_json_copy(input))
+            output = runner.run(data)
         except ExecutionTimedOut as timed_out:
             result.status, result.error, result.cause = "TIMED_OUT", TIMEOUT, timed_out.cause
             history.record(
@@ -135,7 +138,3 @@ class StateMachine:
             )
         result.stop_date = clock.now()
         return result
-
-
-def _json_copy(value: Any) -> Any:
-    return json.loads(json.dumps(value))
