@@ -84,6 +84,10 @@ class Lines:
         threading.Thread(target=lambda: [self._queue.put(x) for x in stream], daemon=True).start()
 
     def wait_for(self, text: str, timeout: float = 60.0) -> str:
+        """The first line holding ``text``, already read or still to come (order is free)."""
+        for line in self.seen:
+            if text in line:
+                return line
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
