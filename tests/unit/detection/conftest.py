@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
+from image_encoding import encode
 from PIL import Image
 
 from facepipe.samples import GROUP, NO_FACES, PORTRAIT, sample_images
@@ -31,12 +31,6 @@ def group_bytes(samples: dict[str, Path]) -> bytes:
 @pytest.fixture(scope="session")
 def no_faces_bytes(samples: dict[str, Path]) -> bytes:
     return samples[NO_FACES].read_bytes()
-
-
-def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="session")

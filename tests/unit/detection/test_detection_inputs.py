@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import encode
+from image_encoding import encode
 from PIL import Image
 
 from facepipe.local.detection import detect_faces_in_bytes

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import encode
+from image_encoding import encode
 from PIL import Image
 
 from facepipe.local.detection import detect_faces_in_bytes

@@ -16,14 +16,12 @@ from moto import mock_aws
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from lambda_factories import REGION
+from lambda_factories import REGION, TABLE_NAME
 
 from lambdas.common import observability
 from lambdas.detect import handler as detect_handler
 from lambdas.notify import handler as notify_handler
 from lambdas.persist import handler as persist_handler
-
-TABLE_NAME = "FaceRecords"
 
 
 @dataclass

@@ -13,6 +13,7 @@ from urllib.parse import quote_plus
 import botocore.session
 
 ACCOUNT = "123456789012"
+TABLE_NAME = "FaceRecords"
 REGION = "eu-west-1"
 BUCKET = "facepipe-uploads"
 EXECUTION_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:FacePipeline:0f1e2d3c-test"

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
-from conftest import TABLE_NAME
-from lambda_factories import EXECUTION_ARN, object_created_event, step_payload
+from lambda_factories import EXECUTION_ARN, TABLE_NAME, object_created_event, step_payload
 
 from lambdas.common import errors
 from lambdas.common.aws.dynamodb import LATEST_VERSION_ID, DynamoDbRecordStore
