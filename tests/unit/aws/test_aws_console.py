@@ -1,0 +1,58 @@
+"""`facepipe console --aws`: the same web app over a deployed (moto-held) stack."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from aws_histories import with_faces_history
+from conftest import BUCKET, STACK, DeployedStack
+
+from facepipe.aws.stack import read_stack_outputs
+from facepipe.console.app import create_app
+from facepipe.console.aws_source import AwsConsoleSource
+from facepipe.console.server import BackgroundServer
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return json.load(answer)
+
+
+def test_the_console_lists_and_draws_the_stacks_executions(deployed_stack: DeployedStack) -> None:
+    session = deployed_stack.session
+    deployed_stack.next_history = with_faces_history
+    session.client("s3").put_object(Bucket=BUCKET, Key="uploads/team <b>.jpg", Body=JPEG)
+    deployed_stack.next_history = None  # the second upload's execution is still running
+    session.client("s3").put_object(Bucket=BUCKET, Key="uploads/later.jpg", Body=JPEG)
+    done, running = deployed_stack.started
+    outputs = read_stack_outputs(session.client("cloudformation"), STACK)
+    with BackgroundServer(create_app(AwsConsoleSource(session, outputs))) as server:
+        listing = _get(server.url + "/api/executions")
+        assert listing["title"] == f"AWS stack {STACK} (eu-west-1)"
+        rows = {row["executionArn"]: row for row in listing["executions"]}
+        assert rows[done]["status"] == "SUCCEEDED" and rows[done]["faceCount"] == 1
+        assert rows[done]["imageKey"] == "uploads/team <b>.jpg"
+        assert rows[running]["status"] == "RUNNING"
+        only_running = _get(server.url + "/api/executions?status=RUNNING")["executions"]
+        assert [row["executionArn"] for row in only_running] == [running]
+
+        detail = _get(server.url + "/api/execution?arn=" + quote(done))
+        assert detail["states"]["Detect"]["retries"] == 1
+        assert detail["path"][-2:] == ["Notify", "Done"]
+        assert 'data-state="Notify"' in detail["graphSvg"]
+        assert detail["record"]["status"] == "DETECTED"
+        assert detail["email"]["to"].startswith("arn:aws:sns:")
+        with urllib.request.urlopen(server.url + "/api/image?arn=" + quote(done)) as image:
+            assert image.read() == JPEG
+
+        other_stack = done.replace(":FacePipeline:", ":SomeoneElses:")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server.url + "/api/execution?arn=" + quote(other_stack))
+        assert refused.value.code == 404
