@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -102,6 +102,8 @@ def create_app(source: ConsoleSource, *, max_upload_bytes: int = MAX_UPLOAD_BYTE
             receipt = source.upload(filename, data, content_type)
         except UploadRefused as refused:
             return _error(str(refused), refused.status_code)
+        except ClientDisconnect:
+            return _error("the upload was interrupted before it ended; nothing was stored", 400)
         return _json(
             {"bucket": receipt.bucket, "key": receipt.key, "versionId": receipt.version_id},
             201,

@@ -39,7 +39,8 @@ async def read_capped(chunks: AsyncIterator[bytes], limit: int) -> bytes:
     async for chunk in chunks:
         body.extend(chunk)
         if len(body) > limit:
-            raise UploadRefused(_too_large(len(body), limit, at_least=True), status_code=413)
+            message = f"the image is larger than the limit of {_human(limit)}"
+            raise UploadRefused(message, status_code=413)
     return bytes(body)
 
 
@@ -67,9 +68,8 @@ def upload_key(prefix: str, filename: str, extensions: tuple[str, ...]) -> str:
     return prefix + name
 
 
-def _too_large(size: int, limit: int, at_least: bool = False) -> str:
-    more = "more than " if at_least else ""
-    return f"the image is {more}{_human(size)}; the limit is {_human(limit)}"
+def _too_large(size: int, limit: int) -> str:
+    return f"the image is {_human(size)}; the limit is {_human(limit)}"
 
 
 def _human(size: int) -> str:
