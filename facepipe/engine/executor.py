@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from facepipe.engine import branches, choice, retry, tasks
+from facepipe.engine import branches, choice, intrinsics, retry, tasks
 from facepipe.engine.clock import Clock
 from facepipe.engine.definition import Flow
 from facepipe.engine.errors import (
@@ -154,15 +154,15 @@ class Runner:
             next_name, output, assigned = _STATE_KINDS[kind](self, name, state, raw, entered)
         except RuntimeFailure as failure:
             raise _located(failure, name, entered_id) from None
-        if kind != "Fail":
-            self.variables.update(assigned)
-            output_text = payload_text(output, "state output")
-            self._last_output = (output, output_text)
-            details = data_details("output", output_text, name=name)
-            if assigned:
-                details["assignedVariables"] = {k: to_json(v) for k, v in assigned.items()}
-                details["assignedVariablesDetails"] = {"truncated": False}
-            self.record(f"{kind}StateExited", details)
+        # (A Fail state raised above: it has no exit event.)
+        self.variables.update(assigned)
+        output_text = payload_text(output, "state output")
+        self._last_output = (output, output_text)
+        details = data_details("output", output_text, name=name)
+        if assigned:
+            details["assignedVariables"] = {k: to_json(v) for k, v in assigned.items()}
+            details["assignedVariablesDetails"] = {"truncated": False}
+        self.record(f"{kind}StateExited", details)
         return next_name, output
 
     # --- simple states ------------------------------------------------------------------
@@ -380,10 +380,16 @@ def _located(failure: RuntimeFailure, name: str, entered_id: int) -> RuntimeFail
     return located
 
 
-def _fail_field(expression: str, data: Any, scope: Scope, field: str) -> Any:
-    if expression.startswith("States."):
-        return evaluate(expression, data, scope, field)
-    return select_or_fail(expression, data, scope, field)
+def _fail_field(expression: str, data: Any, scope: Scope, field: str) -> str:
+    if intrinsics.is_intrinsic(expression):
+        value = evaluate(expression, data, scope, field)
+    else:
+        value = select_or_fail(expression, data, scope, field)
+    if not isinstance(value, str):
+        raise RuntimeFailure(
+            f"The {field} field must reference a string, but {expression} == {_describe(value)}"
+        )
+    return value
 
 
 def _describe(value: Any) -> str:

@@ -373,3 +373,8 @@ def test_failed_branch_stops_its_sibling_before_the_next_state():
     result = run({"P": state}, {}, resolver=resolver, on_event=watch)
     assert result.error == "ValueError"
     assert calls == ["slow"]
+
+
+def test_fail_error_path_must_reference_a_string():
+    error, cause = failure_of({"F": {"Type": "Fail", "ErrorPath": "$.e"}}, {"e": {"not": "text"}})
+    assert error == "States.Runtime" and "must reference a string" in cause
