@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--detector", default="auto", help="auto, mtcnn, yunet or haar")
     detect.add_argument("--attributes", choices=("DEFAULT", "ALL"), default="DEFAULT")
     detect.add_argument("--json", action="store_true")
+    from facepipe.console.cli import add_console_commands  # argparse only: stays cheap
+
+    add_console_commands(commands)  # console, aws ...: each sets args.run_command
     return parser
 
 
@@ -133,6 +136,8 @@ def _known_error_message(error: Exception) -> str | None:
 def _dispatch(args: argparse.Namespace) -> int:
     import facepipe.cli_commands as cli_commands
 
+    if hasattr(args, "run_command"):
+        return int(args.run_command(args))
     handlers = {
         "run": cli_commands.run,
         "watch": cli_commands.watch,
