@@ -105,8 +105,14 @@ class LogCapture:
 
 
 @pytest.fixture
-def step_logs(monkeypatch: pytest.MonkeyPatch) -> LogCapture:
-    """Powertools' handler keeps the stdout it saw at import, so point it at a buffer."""
+def step_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[LogCapture]:
+    """Powertools' handler keeps the stdout it saw at import, so point it at a buffer.
+
+    The level is set here too: the logger is process-wide, and the offline CLI lowers it.
+    """
     stream = io.StringIO()
     monkeypatch.setattr(observability.logger.registered_handler, "stream", stream)
-    return LogCapture(stream)
+    previous = observability.logger.log_level
+    observability.logger.setLevel("INFO")
+    yield LogCapture(stream)
+    observability.logger.setLevel(previous)
