@@ -52,6 +52,13 @@ def test_upload_follow_and_read_an_execution_with_a_face(
     )
     assert page.locator("#upload-messages li.ok").count() == 2
     assert _row(page, "uploads/portrait.jpg").locator(".faces").inner_text() == "1"
+    assert _row(page, "uploads/no_faces.jpg").locator(".faces").inner_text() == "0"
+    page.select_option("#status-filter", "FAILED")
+    page.wait_for_selector("#list-empty", state="visible")
+    assert page.locator("#executions tbody tr").count() == 0
+    page.select_option("#status-filter", "SUCCEEDED")
+    _row(page, "uploads/portrait.jpg").first.wait_for()
+    page.select_option("#status-filter", "")
 
     _open_execution(page, "uploads/portrait.jpg")
     for name in [*PATH_WITH_FACES, "Notify", "Done"]:

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 from aws_histories import with_faces_history
-from conftest import BUCKET, STACK, DeployedStack
+from moto_stack import BUCKET, STACK, DeployedStack
 
 from facepipe.aws.stack import read_stack_outputs
 from facepipe.console.app import create_app
@@ -56,3 +56,22 @@ def test_the_console_lists_and_draws_the_stacks_executions(deployed_stack: Deplo
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(server.url + "/api/execution?arn=" + quote(other_stack))
         assert refused.value.code == 404
+
+
+def test_an_upload_through_the_aws_console_lands_under_the_prefix_and_starts_the_pipeline(
+    deployed_stack: DeployedStack,
+) -> None:
+    session = deployed_stack.session
+    outputs = read_stack_outputs(session.client("cloudformation"), STACK)
+    with BackgroundServer(create_app(AwsConsoleSource(session, outputs))) as server:
+        request = urllib.request.Request(
+            server.url + "/api/uploads", data=JPEG, headers={"X-Filename": "crew.jpeg"}
+        )
+        with urllib.request.urlopen(request) as answer:
+            receipt = json.load(answer)
+    assert receipt["key"] == "uploads/crew.jpeg" and receipt["bucket"] == BUCKET
+    stored = session.client("s3").get_object(
+        Bucket=BUCKET, Key="uploads/crew.jpeg", VersionId=receipt["versionId"]
+    )
+    assert stored["Body"].read() == JPEG and stored["ContentType"] == "image/jpeg"
+    assert len(deployed_stack.started) == 1

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 from aws_histories import caught_failure_history, with_faces_history
 from botocore.stub import Stubber
-from conftest import object_created
+from moto_stack import object_created
 
 from facepipe.aws.executions import execution_history
 from facepipe.graph import StateStatus, build_graph, summarize_history

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aws_histories import caught_failure_history, with_faces_history
 from botocore.exceptions import ClientError, NoCredentialsError
-from conftest import BUCKET, PREFIX, STACK, DeployedStack
+from moto_stack import BUCKET, PREFIX, STACK, DeployedStack
 from rich.console import Console
 
 from facepipe.aws.cli import upload_and_follow
