@@ -15,7 +15,6 @@ import importlib
 import json
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 
@@ -40,8 +39,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _read_json(path: str, what: str) -> Any:
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-        return json.loads(text)
+        if path == "-":
+            return json.loads(sys.stdin.read())
+        with open(path, encoding="utf-8") as source:
+            return json.load(source)
     except OSError as missing:
         raise SystemExit(_fail(f"cannot read the {what} file: {missing}")) from None
     except json.JSONDecodeError as bad:

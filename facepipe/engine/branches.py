@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from facepipe.engine.errors import (
@@ -52,6 +51,8 @@ def _fan_out(
 
     if limit <= 1 or count <= 1:
         return [guarded(index) for index in range(count)]
+    from concurrent.futures import ThreadPoolExecutor  # lazily: most machines never fan out
+
     with ThreadPoolExecutor(max_workers=min(limit, count), thread_name_prefix="asl") as pool:
         return list(pool.map(guarded, range(count)))
 

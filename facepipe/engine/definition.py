@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from facepipe.engine import choice, intrinsics, jsonpath
+from facepipe.engine import choice, jsonpath
 from facepipe.engine.errors import ALL, DefinitionError
+from facepipe.engine.payload import intrinsics, is_intrinsic
 from facepipe.engine.tasks import LAMBDA_INVOKE
 from facepipe.engine.timestamps import parse_timestamp
 
@@ -182,10 +183,11 @@ def _check_result_path(name: str, key: str, path: Any) -> None:
 def _check_expression(name: str, key: str, text: Any) -> None:
     if not isinstance(text, str):
         raise DefinitionError(name, f"{key} must be a string (a path or an intrinsic function)")
-    if intrinsics.is_intrinsic(text):
+    if is_intrinsic(text):
+        functions = intrinsics()
         try:
-            intrinsics.validate_intrinsic(text)
-        except intrinsics.IntrinsicFailure as bad:
+            functions.validate_intrinsic(text)
+        except functions.IntrinsicFailure as bad:
             raise DefinitionError(name, f"{key}: {bad}") from None
     else:
         _check_path(name, key, text)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from facepipe.engine import branches, choice, intrinsics, retry, tasks
+from facepipe.engine import branches, choice, retry, tasks
 from facepipe.engine.clock import Clock
 from facepipe.engine.definition import Flow
 from facepipe.engine.errors import (
@@ -36,7 +36,7 @@ from facepipe.engine.io import (
     apply_result_selector,
     evaluate_assign,
 )
-from facepipe.engine.payload import Scope, evaluate, select_or_fail
+from facepipe.engine.payload import Scope, evaluate, is_intrinsic, select_or_fail
 from facepipe.engine.timestamps import format_timestamp, parse_timestamp
 
 PAYLOAD_LIMIT_BYTES = 262_144
@@ -381,7 +381,7 @@ def _located(failure: RuntimeFailure, name: str, entered_id: int) -> RuntimeFail
 
 
 def _fail_field(expression: str, data: Any, scope: Scope, field: str) -> str:
-    if intrinsics.is_intrinsic(expression):
+    if is_intrinsic(expression):
         value = evaluate(expression, data, scope, field)
     else:
         value = select_or_fail(expression, data, scope, field)

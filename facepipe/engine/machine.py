@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -76,7 +75,7 @@ class StateMachine:
         on_event: EventListener | None = None,
     ) -> ExecutionResult:
         clock = clock or SystemClock()
-        name = execution_name or str(uuid.uuid4())
+        name = execution_name or tasks.new_request_id()
         arn = f"arn:aws:states:{tasks.REGION}:{tasks.ACCOUNT}:execution:{self.name}:{name}"
         try:
             input_text = payload_text(input, "execution input")

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
-from facepipe.engine import intrinsics, jsonpath
+from facepipe.engine import jsonpath
 from facepipe.engine.errors import INTRINSIC_FAILURE, RuntimeFailure, StatesError
 
 
@@ -19,6 +20,17 @@ from facepipe.engine.errors import INTRINSIC_FAILURE, RuntimeFailure, StatesErro
 class Scope:
     context: Mapping[str, Any]
     variables: Mapping[str, Any]
+
+
+def intrinsics() -> ModuleType:
+    """The intrinsic-function module, imported on first use (most definitions never call one)."""
+    from facepipe.engine import intrinsics as module
+
+    return module
+
+
+def is_intrinsic(text: str) -> bool:
+    return text.startswith("States.") and intrinsics().is_intrinsic(text)
 
 
 def select(path_text: str, data: Any, scope: Scope) -> Any:
@@ -49,12 +61,13 @@ def select_or_fail(path_text: str, data: Any, scope: Scope, what: str) -> Any:
 
 def evaluate(expression: str, data: Any, scope: Scope, field: str) -> Any:
     """The value of a `.$` field: an intrinsic call or a path."""
-    if intrinsics.is_intrinsic(expression):
+    if is_intrinsic(expression):
+        functions = intrinsics()
         try:
-            return intrinsics.evaluate_intrinsic(
+            return functions.evaluate_intrinsic(
                 expression, lambda path: _select_for_intrinsic(path, data, scope, field)
             )
-        except intrinsics.IntrinsicFailure as failure:
+        except functions.IntrinsicFailure as failure:
             raise StatesError(INTRINSIC_FAILURE, str(failure)) from None
     try:
         return select(expression, data, scope)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import traceback
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -99,12 +97,18 @@ class LambdaContext:
         return max(0, int(remaining))
 
 
+def new_request_id() -> str:
+    import uuid  # lazily: keeps `python -m facepipe.engine` quick to start
+
+    return str(uuid.uuid4())
+
+
 def new_context(function: str, clock: Clock, timeout_seconds: int | None) -> LambdaContext:
     seconds = timeout_seconds or DEFAULT_FUNCTION_TIMEOUT_SECONDS
     return LambdaContext(
         function_name=function_name(function),
         invoked_function_arn=function_arn(function),
-        aws_request_id=str(uuid.uuid4()),
+        aws_request_id=new_request_id(),
         deadline=clock.now() + timedelta(seconds=seconds),
         clock=clock,
     )
@@ -174,6 +178,8 @@ def _call_with_timer(
 
 def lambda_error_cause(failure: BaseException, context: LambdaContext) -> str:
     """The cause string AWS reports for an unhandled exception in a Python Lambda."""
+    import traceback  # lazily: only failures need it
+
     frames = traceback.extract_tb(failure.__traceback__)
     return json.dumps(
         {
