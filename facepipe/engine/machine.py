@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +26,19 @@ from facepipe.engine.timestamps import format_timestamp
 
 # Seeding a Random costs tens of microseconds; one shared generator serves every execution.
 _JITTER = random.Random()
+
+# StartExecution's rule: 1-80 characters, none of whitespace, brackets, wildcards, special
+# punctuation or control characters.
+_BAD_NAME = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+
+
+def _check_execution_name(name: str) -> None:
+    if not 1 <= len(name) <= 80 or _BAD_NAME.search(name):
+        raise ValueError(
+            f"invalid execution name {name!r}: use 1-80 characters without spaces, brackets, "
+            'wildcards or any of " # % \\ ^ | ~ ` $ & , ; : /'
+        )
+
 
 LOCAL_ROLE_ARN = f"arn:aws:iam::{tasks.ACCOUNT}:role/facepipe-local-engine"
 
@@ -75,7 +89,8 @@ class StateMachine:
         on_event: EventListener | None = None,
     ) -> ExecutionResult:
         clock = clock or SystemClock()
-        name = execution_name or tasks.new_request_id()
+        name = tasks.new_request_id() if execution_name is None else execution_name
+        _check_execution_name(name)
         arn = f"arn:aws:states:{tasks.REGION}:{tasks.ACCOUNT}:execution:{self.name}:{name}"
         try:
             input_text = payload_text(input, "execution input")

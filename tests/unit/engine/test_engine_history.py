@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from engine_helpers import event_types, run
 
 from facepipe.engine import FakeClock
@@ -114,3 +115,14 @@ def test_execution_timeout():
     result = run(document)
     assert (result.status, result.error) == ("TIMED_OUT", "States.Timeout")
     assert result.history[-1]["type"] == "ExecutionTimedOut"
+
+
+@pytest.mark.parametrize("name", ["", "has space", "a/b", "x" * 81, "semi;colon"])
+def test_invalid_execution_names_are_refused(name):
+    with pytest.raises(ValueError, match="invalid execution name"):
+        run({"S": {"Type": "Succeed"}}, {}, execution_name=name)
+
+
+def test_non_json_input_is_refused():
+    with pytest.raises(ValueError, match="not JSON"):
+        run({"S": {"Type": "Succeed"}}, {"when": object()})
