@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
 
-def _engine(tmp_path, definition, execution_input=None, *extra):
+def _engine(tmp_path, definition, execution_input=None, *extra, env=None):
     definition_file = tmp_path / "definition.json"
     definition_file.write_text(
         definition if isinstance(definition, str) else json.dumps(definition)
@@ -19,7 +20,10 @@ def _engine(tmp_path, definition, execution_input=None, *extra):
         input_file = tmp_path / "input.json"
         input_file.write_text(json.dumps(execution_input))
         argv += ["--input", str(input_file)]
-    return subprocess.run([*argv, *extra], capture_output=True, text=True, timeout=60)
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [*argv, *extra], capture_output=True, text=True, timeout=60, env=environment
+    )
 
 
 PASS = {
@@ -73,19 +77,39 @@ def test_task_without_a_handler_fails_like_an_unknown_function(tmp_path):
 
 
 def test_handler_option_serves_a_function(tmp_path):
+    (tmp_path / "local_handlers.py").write_text(
+        "def echo(event, context):\n    return {'got': event, 'function': context.function_name}\n"
+    )
+    invoke = {"FunctionName": "echo", "Payload.$": "$"}
     task = {
         "StartAt": "T",
         "States": {
             "T": {
                 "Type": "Task",
-                "Resource": "arn:aws:lambda:us-east-1:1:function:dumps",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": invoke,
+                "OutputPath": "$.Payload",
                 "End": True,
             }
         },
     }
-    printed = json.loads(_engine(tmp_path, task, [1], "--handler", "dumps=json:dumps").stdout)
-    assert printed == {"status": "FAILED", "error": "TypeError", "cause": printed["cause"]}
-    assert "errorMessage" in json.loads(printed["cause"])
+    done = _engine(
+        tmp_path,
+        task,
+        [1],
+        "--handler",
+        "echo=local_handlers:echo",
+        env={"PYTHONPATH": str(tmp_path)},
+    )
+    assert json.loads(done.stdout) == {
+        "status": "SUCCEEDED",
+        "output": {"got": [1], "function": "echo"},
+    }
+
+
+def test_unloadable_handler_is_explained(tmp_path):
+    done = _engine(tmp_path, PASS, {}, "--handler", "f=no_such_module:f")
+    assert done.returncode == 2 and "cannot load handler 'no_such_module:f'" in done.stderr
 
 
 def test_invalid_definition_exits_2_with_the_reason(tmp_path):
