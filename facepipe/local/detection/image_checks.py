@@ -78,15 +78,21 @@ def _describe(data: bytes) -> str:
         return "a HEIC/AVIF file"
     head = data[:512]
     try:
-        head.decode("utf-8")
+        text = head.decode("utf-8")
     except UnicodeDecodeError:
         return "not a JPEG or PNG (unknown binary data)"
+    if "<svg" in text.lower():
+        return "an SVG drawing"
     return "text, not an image"
 
 
 def check_byte_size(size: int) -> None:
     if size > MAX_IMAGE_BYTES:
-        raise ImageTooLargeException(f"the image is {size / 1_048_576:.1f} MB; the limit is 15 MB")
+        # Bytes too: just over the limit would otherwise read "15.0 MB; the limit is 15 MB".
+        raise ImageTooLargeException(
+            f"the image is {size / 1_048_576:.1f} MB ({size:,} bytes); "
+            f"the limit is 15 MB ({MAX_IMAGE_BYTES:,} bytes)"
+        )
 
 
 def check_dimensions(width: int, height: int) -> None:
