@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -70,22 +71,30 @@ def create_app(source: ConsoleSource, *, max_upload_bytes: int = MAX_UPLOAD_BYTE
 
         return endpoint
 
+    # The sources block (SQLite, files, AWS calls): run them off the event loop.
+    def _execution_payload(arn: str) -> dict[str, Any] | None:
+        detail = source.execution(arn)
+        return execution_payload(source, detail) if detail is not None else None
+
+    def _image(arn: str) -> tuple[bytes, str] | None:
+        detail = source.execution(arn)
+        return source.image(detail) if detail is not None else None
+
     async def list_executions(request: Request) -> Response:
         status = request.query_params.get("status") or None
         if status is not None and status not in STATUSES:
             return _error(f"unknown status {status!r}; use one of {', '.join(STATUSES)}", 400)
-        items = source.list_executions(status=status)
+        items = await run_in_threadpool(source.list_executions, status)
         return _json({"title": source.title, "executions": [item.to_dict() for item in items]})
 
     async def show_execution(request: Request) -> Response:
-        detail = source.execution(request.query_params.get("arn", ""))
-        if detail is None:
+        payload = await run_in_threadpool(_execution_payload, request.query_params.get("arn", ""))
+        if payload is None:
             return _error("no such execution", 404)
-        return _json(execution_payload(source, detail))
+        return _json(payload)
 
     async def image(request: Request) -> Response:
-        detail = source.execution(request.query_params.get("arn", ""))
-        found = source.image(detail) if detail is not None else None
+        found = await run_in_threadpool(_image, request.query_params.get("arn", ""))
         if found is None:
             return _error("no image for this execution", 404)
         data, content_type = found
@@ -99,7 +108,7 @@ def create_app(source: ConsoleSource, *, max_upload_bytes: int = MAX_UPLOAD_BYTE
             refuse_declared_size(request.headers.get("content-length"), max_upload_bytes)
             data = await read_capped(request.stream(), max_upload_bytes)
             content_type, _ = image_type(data, filename)
-            receipt = source.upload(filename, data, content_type)
+            receipt = await run_in_threadpool(source.upload, filename, data, content_type)
         except UploadRefused as refused:
             return _error(str(refused), refused.status_code)
         except ClientDisconnect:

@@ -76,6 +76,9 @@ def _choice_label(rule: dict[str, Any]) -> str:
             return f"not ({_choice_label(value)})"
         if key == "Condition":  # JSONata Choice rules
             return str(value)
+        if key.startswith("Is"):  # IsPresent, IsNull, IsString, ...: a type or presence test
+            verb = "is" if value else "is not"
+            return f"{rule.get('Variable', '')} {verb} {key[2:].lower()}"
     return next((f"{key} {value}" for key, value in rule.items() if key not in ("Next",)), "")
 
 

@@ -185,3 +185,22 @@ def test_terminal_render_is_plain_without_a_tty() -> None:
     assert "default" in text and "✔ Done (Succeed)" in text
     assert "· Notify (Task)  not reached" in text
     assert "catch InvalidImageFormatException" in text
+
+
+def test_presence_and_type_tests_read_as_sentences() -> None:
+    definition = {
+        "StartAt": "C",
+        "States": {
+            "C": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.v", "IsPresent": True, "Next": "A"},
+                    {"Variable": "$.n", "IsNull": False, "Next": "A"},
+                ],
+                "Default": "A",
+            },
+            "A": {"Type": "Succeed"},
+        },
+    }
+    labels = [e.label for e in build_graph(definition).edges if e.kind is EdgeKind.CHOICE]
+    assert labels == ["$.v is present", "$.n is not null"]
