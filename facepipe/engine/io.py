@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from facepipe.engine import jsonpath
-from facepipe.engine.errors import RuntimeFailure
+from facepipe.engine.errors import RESULT_PATH_MATCH_FAILURE, StatesError
 from facepipe.engine.payload import Scope, render, select_or_fail
 
 _UNSET: Any = object()
@@ -36,8 +36,8 @@ def apply_result_path(path: str | None, raw: Any, result: Any) -> Any:
     try:
         return jsonpath.assign(raw, jsonpath.parse(path), result)
     except TypeError as bad:
-        raise RuntimeFailure(
-            f"Unable to apply ResultPath '{path}' to the state input: {bad}"
+        raise StatesError(
+            RESULT_PATH_MATCH_FAILURE, f"Unable to apply ResultPath '{path}' to the input: {bad}"
         ) from None
 
 

@@ -51,9 +51,25 @@ def test_output_path_applies_after_result_path():
     assert output_of(_pass(**fields), {"a": 1}) == 3
 
 
-def test_result_path_into_a_non_object_is_a_runtime_error():
+def test_result_path_into_a_non_object_is_a_result_path_match_failure():
     error, cause = failure_of(_pass(Result=1, ResultPath="$.r"), [1, 2])
-    assert error == "States.Runtime" and "ResultPath" in cause
+    assert error == "States.ResultPathMatchFailure" and "ResultPath '$.r'" in cause
+
+
+def test_result_path_match_failure_can_be_caught():
+    states = {
+        "T": {
+            "Type": "Task",
+            "Resource": "arn:aws:lambda:us-east-1:1:function:f",
+            "ResultPath": "$.r",
+            "Catch": [
+                {"ErrorEquals": ["States.ResultPathMatchFailure"], "ResultPath": None, "Next": "H"}
+            ],
+            "End": True,
+        },
+        "H": {"Type": "Pass", "Result": "handled", "End": True},
+    }
+    assert output_of(states, [1], resolver={"f": lambda e, c: 1}) == "handled"
 
 
 def test_missing_input_path_is_a_runtime_error_with_aws_wording():
