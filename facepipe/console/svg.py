@@ -13,7 +13,7 @@ from facepipe.console.layout import GraphLayout, PlacedState, layout_graph
 from facepipe.graph.history import ExecutionSummary, StateRun, StateStatus
 from facepipe.graph.model import Edge, EdgeKind, StateGraph
 
-LABEL_LIMIT = 30
+LABEL_LIMIT = 40
 
 _DEFS = (
     "<defs>"
@@ -29,6 +29,15 @@ _DEFS = (
 
 def _short(label: str) -> str:
     return label if len(label) <= LABEL_LIMIT else label[: LABEL_LIMIT - 1] + "…"
+
+
+def _display_label(edge: Edge) -> str:
+    """Catch edges name their first error and count the rest (the tooltip lists them all)."""
+    if edge.kind is not EdgeKind.CATCH:
+        return edge.label
+    errors = [e.strip() for e in edge.label.replace("|", ",").split(",") if e.strip()]
+    more = f" +{len(errors) - 1}" if len(errors) > 1 else ""
+    return f"catch: {errors[0]}{more}" if errors else "catch"
 
 
 def _merged_edges(graph: StateGraph) -> list[Edge]:
@@ -76,11 +85,10 @@ def _edge_svg(edge: Edge, source: PlacedState, target: PlacedState, taken: bool)
         f'<path d="{path}" marker-end="url(#{marker})"/>',
     ]
     if edge.label:
-        prefix = "catch: " if edge.kind is EdgeKind.CATCH else ""
-        text = escape(_short(prefix + edge.label))
+        full = f"catch: {edge.label}" if edge.kind is EdgeKind.CATCH else edge.label
         parts.append(
             f'<text class="edge-label" x="{lx:.1f}" y="{ly:.1f}" text-anchor="middle">'
-            f"<title>{escape(prefix + edge.label)}</title>{text}</text>"
+            f"<title>{escape(full)}</title>{escape(_short(_display_label(edge)))}</text>"
         )
     parts.append("</g>")
     return "".join(parts)
