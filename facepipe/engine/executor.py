@@ -289,8 +289,9 @@ class Runner:
             scheduled["timeoutInSeconds"] = timeout
         self.record("LambdaFunctionScheduled", scheduled)
         try:
-            handler = tasks.find_handler(self.shared.resolver, target.function)
+            # Started first: in AWS a missing function is found out by the call itself.
             self.record("LambdaFunctionStarted")
+            handler = tasks.find_handler(self.shared.resolver, target.function)
             context = tasks.new_context(target.function, self.shared.clock, timeout)
             result, text = tasks.call_handler(handler, event, context, timeout)
             _check_size(text, "Lambda function result")
@@ -317,8 +318,8 @@ class Runner:
             scheduled["timeoutInSeconds"] = timeout
         self.record("TaskScheduled", scheduled)
         try:
-            handler = tasks.find_handler(self.shared.resolver, target.function)
             self.record("TaskStarted", names)
+            handler = tasks.find_handler(self.shared.resolver, target.function)
             context = tasks.new_context(target.function, self.shared.clock, timeout)
             if target.kind == "lambda:invoke":
                 event = parameters.get("Payload", {})

@@ -157,3 +157,10 @@ def test_plain_lambda_history_events():
     scheduled = result.history[2]["lambdaFunctionScheduledEventDetails"]
     assert scheduled == {"resource": ARN, "input": '{"a":1}', "inputDetails": {"truncated": False}}
     assert set(result.history[3]) == {"timestamp", "type", "id", "previousEventId"}
+
+
+def test_unknown_function_history_shows_the_call_failing():
+    result = run(_invoke_task(), {"image": 1})
+    assert event_types(result)[2:5] == ["TaskScheduled", "TaskStarted", "TaskFailed"]
+    failed = result.history[4]["taskFailedEventDetails"]
+    assert failed["error"] == "Lambda.ResourceNotFoundException"
