@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # as shells report a Ctrl-C
 
 
 class UsageError(Exception):

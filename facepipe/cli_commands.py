@@ -8,13 +8,15 @@ import logging
 import signal
 import sys
 import threading
-from concurrent.futures import Future, as_completed
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from facepipe import cli_views as views
-from facepipe.cli import EXIT_FAILED, EXIT_OK, UsageError
+from facepipe.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from facepipe.local.home import DataHome, resolve_home
 from facepipe.local.runtime import (
     DEFAULT_BUCKET,
@@ -27,6 +29,7 @@ from facepipe.local.runtime import (
 )
 
 PROGRESS_THRESHOLD = 3  # a progress bar only for more images than this
+NOT_STARTED = "NOT_STARTED"  # uploaded, but Ctrl-C came before its execution started
 
 
 @dataclass
@@ -40,8 +43,10 @@ class FileResult:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"file": str(self.file), "key": self.upload.stored.key}
-        if self.outcome is None:
+        if self.upload.execution is None:
             data.update(status="SKIPPED", reason=skip_reason(self.upload.stored.key))
+        elif self.outcome is None:
+            data.update(status=NOT_STARTED, reason="interrupted before its execution started")
         else:
             data.update(self.outcome.to_dict())
         data["annotated"] = str(self.annotated) if self.annotated else None
@@ -94,27 +99,69 @@ def image_files(paths: list[str]) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     files = image_files(args.paths)
     annotate_dir = Path(args.annotate) if args.annotate else None
-    with _pipeline(args) as pipeline:
-        results = [FileResult(f, pipeline.upload(f, args.prefix + f.name)) for f in files]
-        _wait_for(results, show_progress=not args.json and sys.stderr.isatty())
+    results: list[FileResult] = []
+    with ctrl_c_flag() as stop, _pipeline(args) as pipeline:
+        for file in files:
+            if stop.is_set():
+                break
+            results.append(FileResult(file, pipeline.upload(file, args.prefix + file.name)))
+        _wait_for(results, stop, show_progress=not args.json and sys.stderr.isatty())
+        if stop.is_set():
+            pipeline.cancel_pending()  # queued executions do not start; running ones finish
+            _collect(results)
         if annotate_dir is not None:
             _annotate(pipeline, results, annotate_dir)
         if args.json:
             print_json([result.to_dict() for result in results])
         else:
             _print_run(pipeline, results, annotate_dir)
+    if stop.is_set():
+        print(interrupted_summary(results, len(files)), file=sys.stderr)
+        return EXIT_INTERRUPTED
     failed = any(r.outcome is not None and not r.outcome.succeeded for r in results)
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _wait_for(results: list[FileResult], *, show_progress: bool) -> None:
-    pending = {r.upload.execution: r for r in results if r.upload.execution is not None}
-    with views.progress(
-        len(pending), enabled=show_progress and len(pending) > PROGRESS_THRESHOLD
-    ) as advance:
-        for future in as_completed(pending):
-            pending[future].outcome = _outcome_of(future, pending[future].upload)
-            advance()
+@contextmanager
+def ctrl_c_flag() -> Iterator[threading.Event]:
+    """Ctrl-C sets the flag instead of raising, so no upload or execution stops half-way."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _wait_for(results: list[FileResult], stop: threading.Event, *, show_progress: bool) -> None:
+    pending = {r.upload.execution for r in results if r.upload.execution is not None}
+    enabled = show_progress and len(pending) > PROGRESS_THRESHOLD
+    with views.progress(len(pending), enabled=enabled) as advance:
+        while pending and not stop.is_set():
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for _ in done:
+                advance()
+    _collect(results)
+
+
+def _collect(results: list[FileResult]) -> None:
+    for result in results:
+        future = result.upload.execution
+        if future is not None and future.done() and not future.cancelled():
+            result.outcome = _outcome_of(future, result.upload)
+
+
+def interrupted_summary(results: list[FileResult], file_count: int) -> str:
+    started = [r for r in results if r.upload.execution is not None]
+    finished = sum(r.outcome is not None for r in started)
+    return (
+        f"interrupted: {finished} execution(s) finished, {len(started) - finished} queued "
+        f"one(s) not started (their images are in the bucket; run them again), "
+        f"{file_count - len(results)} file(s) not uploaded"
+    )
 
 
 def _outcome_of(future: Future[ExecutionOutcome], upload: Upload) -> ExecutionOutcome:
@@ -163,7 +210,7 @@ def _print_run(pipeline: LocalPipeline, results: list[FileResult], annotated: Pa
             ran[0].upload.stored.key,
         )
     for result in results:
-        if result.outcome is None:
+        if result.upload.execution is None:
             console.print(
                 f"skipped {result.file}: {skip_reason(result.upload.stored.key)}",
                 soft_wrap=True,
@@ -186,20 +233,15 @@ def watch(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise UsageError(f"no such folder: {args.folder}")
     watcher = FolderWatcher(folder, include_existing=args.existing, settle_seconds=args.settle)
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     tally = views.WatchTally(views.stdout_console())
-    try:
-        with _pipeline(args) as pipeline:
-            tally.say(f"watching {folder} (Ctrl-C to stop)")
-            while not stop.wait(args.interval):
-                for path in watcher.poll():
-                    if stop.is_set():
-                        break  # what is not uploaded yet is left for the next run
-                    _hand_over(pipeline, path, args.prefix, tally)
-            tally.say(f"stopping: finishing {tally.in_progress} execution(s) already started")
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with ctrl_c_flag() as stop, _pipeline(args) as pipeline:
+        tally.say(f"watching {folder} (Ctrl-C to stop)")
+        while not stop.wait(args.interval):
+            for path in watcher.poll():
+                if stop.is_set():
+                    break  # what is not uploaded yet is left for the next run
+                _hand_over(pipeline, path, args.prefix, tally)
+        tally.say(f"stopping: finishing {tally.in_progress} execution(s) already started")
     tally.say(tally.summary())
     return EXIT_FAILED if tally.failed else EXIT_OK
 

@@ -244,6 +244,10 @@ class LocalPipeline:
         self.executions.finish(result)
         return _outcome(result, bucket, key, version)
 
+    def cancel_pending(self) -> None:
+        """Start no more executions: drop the queued ones, let the running ones finish."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
     def close(self) -> None:
         """Finish the executions already started, then release the files."""
         self._pool.shutdown(wait=True)

@@ -135,3 +135,46 @@ def test_watch_runs_new_complete_files_and_stops_cleanly_on_ctrl_c(
             process.kill()
     assert not any("already-here" in line for line in lines.seen)
     assert "Traceback" not in (process.stderr.read() if process.stderr else "")
+
+
+def test_ctrl_c_during_run_finishes_what_started_and_starts_nothing_more(
+    samples: dict[str, Path], tmp_path: Path
+) -> None:
+    from facepipe.local.executions import ExecutionStore
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(12):
+        shutil.copy(samples[GROUP], folder / f"group-{index:02d}.jpg")
+    home = tmp_path / "home"
+    process = subprocess.Popen(
+        [str(FACEPIPE), "--home", str(home), "run", str(folder), "--workers", "1", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(tmp_path),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (home / "outbox" / "new").is_dir() or not any(
+            (home / "outbox" / "new").iterdir()
+        ):
+            assert time.monotonic() < deadline and process.poll() is None, "no email came"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert process.returncode == 130, err
+    assert "interrupted:" in err and "Traceback" not in err
+    results = json.loads(out)
+    finished = [r for r in results if r.get("status") == "SUCCEEDED"]
+    assert 1 <= len(finished) < 12
+    assert {r["status"] for r in results} <= {"SUCCEEDED", "NOT_STARTED"}
+    store = ExecutionStore(home / "executions.sqlite3")
+    executions = store.list_executions(limit=100)
+    store.close()
+    assert len(executions) == len(finished)  # the rest never started: nothing half-done
+    assert {e.status for e in executions} == {"SUCCEEDED"}
