@@ -128,7 +128,7 @@ def test_each_kind_ends_as_a_record_with_a_complete_history(batch: Batch, kind: 
     else:
         assert (outcome.status, outcome.error) == ("FAILED", item.error)
         assert (record.status, record.error) == ("FAILED", item.error)
-        assert_reason_for_people(record.reason, item)
+        assert_reason_for_people(record.reason, item, item.reason)
         assert outcome.cause == record.reason  # the execution fails with the same words
 
 
