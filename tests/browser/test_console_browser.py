@@ -136,3 +136,30 @@ def test_a_key_with_html_in_it_shows_as_text(page: Any, console: RunningConsole)
     assert page.locator("#exec-key").inner_text() == f"uploads/{name}"
     assert page.locator("#summary img, #history img").count() == 0
     assert page.evaluate("() => window.pwned") is None  # the markup never ran
+
+
+def test_a_damaged_image_shows_the_catch_route_and_the_reason(
+    page: Any, console: RunningConsole
+) -> None:
+    damaged = b"\x89PNG\r\n\x1a\n" + b"not really a png" * 8  # passes the magic-byte check
+    page.goto(console.url + "/")
+    page.set_input_files(
+        "#file-input", [{"name": "damaged.png", "mimeType": "image/png", "buffer": damaged}]
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#executions tbody tr')].some(r =>"
+        " r.cells[1].textContent === 'uploads/damaged.png' && r.cells[0].textContent === 'FAILED')",
+        timeout=EXECUTION_TIMEOUT_MS,
+    )
+    _row(page, "uploads/damaged.png").first.get_by_role("link").click()
+    page.wait_for_selector("body[data-loaded='FAILED']")
+    assert _state_status(page, "Detect") == "caught"
+    assert _state_status(page, "RecordFailure") == "succeeded"
+    assert _state_status(page, "Failed") == "failed"
+    assert _state_status(page, "Persist") == "not_reached"
+    catch = page.locator('#graph .edge-catch.taken[data-source="Detect"]')
+    assert catch.get_attribute("data-target") == "RecordFailure"
+    assert page.locator("#exec-error").inner_text().startswith("InvalidImageFormatException: ")
+    page.locator('#graph .state[data-state="Detect"]').click()
+    assert page.locator("#state-error").inner_text() == "InvalidImageFormatException"
+    assert '"status": "FAILED"' in page.locator("#record").inner_text()
