@@ -96,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_pipeline_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--prefix", default="uploads/", help="key prefix (uploads/)")
+    command.add_argument(
+        "--prefix", default="uploads/", help="folder of the object keys in the bucket (uploads/)"
+    )
     command.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
     command.add_argument("--detector", default="auto", help="auto, mtcnn, yunet or haar")
     command.add_argument("--bucket", default=None, help="local bucket name")

@@ -79,6 +79,13 @@ def _pipeline(args: argparse.Namespace) -> LocalPipeline:
     return LocalPipeline(_home(args), options)
 
 
+def object_key(prefix: str, file: Path) -> str:
+    """``<prefix>/<file name>``; a prefix is taken as a folder ("uploads" means "uploads/")."""
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return prefix + file.name
+
+
 def image_files(paths: list[str]) -> list[Path]:
     """The files named, and the (non-hidden) files directly inside the folders named."""
     files: list[Path] = []
@@ -104,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         for file in files:
             if stop.is_set():
                 break
-            results.append(FileResult(file, pipeline.upload(file, args.prefix + file.name)))
+            results.append(FileResult(file, pipeline.upload(file, object_key(args.prefix, file))))
         _wait_for(results, stop, show_progress=not args.json and sys.stderr.isatty())
         if stop.is_set():
             pipeline.cancel_pending()  # queued executions do not start; running ones finish
@@ -248,7 +255,7 @@ def watch(args: argparse.Namespace) -> int:
 
 def _hand_over(pipeline: LocalPipeline, path: Path, prefix: str, tally: views.WatchTally) -> None:
     try:
-        upload = pipeline.upload(path, prefix + path.name)
+        upload = pipeline.upload(path, object_key(prefix, path))
     except FileNotFoundError:
         tally.say(f"{path.name} disappeared before it could be uploaded")
         return

@@ -83,7 +83,7 @@ def test_run_exits_non_zero_when_an_image_failed(
 def test_run_with_a_prefix_the_rule_does_not_take_skips(
     facepipe: Cli, samples: dict[str, Path]
 ) -> None:
-    status, [result] = facepipe.json("run", str(samples[PORTRAIT]), "--prefix", "inbox/")
+    status, [result] = facepipe.json("run", str(samples[PORTRAIT]), "--prefix", "inbox")
 
     assert status == 0
     assert (result["key"], result["status"]) == ("inbox/portrait.jpg", "SKIPPED")
