@@ -61,7 +61,8 @@ def load(definition: dict[str, Any] | str, substitutions: Mapping[str, str] | No
     """Substitute `${Name}` placeholders, parse and validate; the result is private to us."""
     text = definition if isinstance(definition, str) else json.dumps(definition)
     for name, value in (substitutions or {}).items():
-        text = text.replace("${" + name + "}", value)
+        # Placeholders sit inside JSON strings: escape the value so it stays one.
+        text = text.replace("${" + name + "}", json.dumps(str(value))[1:-1])
     try:
         document = json.loads(text)
     except json.JSONDecodeError as bad:

@@ -208,3 +208,9 @@ def test_map_features_needing_s3_are_rejected_clearly(field):
     processor = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
     state = {"Type": "Map", "ItemProcessor": processor, field: {}, "End": True}
     assert field in _invalid(_states(M=state)).reason
+
+
+def test_substituted_values_are_escaped_inside_json_strings():
+    document = _states(P={"Type": "Pass", "Result": "${Text}", "End": True})
+    machine = StateMachine(document, {"Text": 'say "hi"\\now'})
+    assert machine.flow.states["P"]["Result"] == 'say "hi"\\now'
