@@ -39,6 +39,8 @@ def explain(error: Exception, stack_name: str | None = None) -> AwsAccessError |
             f"stack {name!r} does not exist in this account and region: deploy it with "
             "`npx cdk deploy`, or name another with --stack"
         )
+    if code in ("ExecutionDoesNotExist", "InvalidArn", "StateMachineDoesNotExist"):
+        return AwsAccessError(f"{message} (`facepipe aws executions` lists the executions)")
     if code in _EXPIRED:
         return AwsAccessError(f"the AWS credentials were refused ({code}): log in again")
     if code in _DENIED:

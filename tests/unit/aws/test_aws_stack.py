@@ -178,3 +178,17 @@ def test_only_fixable_failures_are_explained() -> None:
     throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "x"}}, "ListX")
     assert explain(throttled) is None
     assert explain(KeyError("bug")) is None
+
+
+def test_an_unknown_execution_or_a_file_the_rule_skips_is_said_plainly(
+    deployed_stack: DeployedStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = deployed_stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":gone"
+    assert _run(["aws", "show", missing]) == 2
+    assert "`facepipe aws executions` lists the executions" in capsys.readouterr().err
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    assert _run(["aws", "upload", str(notes)]) == 2
+    err = capsys.readouterr().err
+    assert "only .jpg, .jpeg and .png files start the pipeline" in err
+    assert deployed_stack.started == []
