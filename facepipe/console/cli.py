@@ -8,12 +8,12 @@ from typing import Any
 
 from facepipe.aws.cli import add_aws_commands, add_stack_options
 
-DEFAULT_PORT = 8080
+DEFAULT_PORT = 8765
 
 
 def add_console_commands(commands: Any) -> None:
     """Add ``console`` and ``aws`` to the ``facepipe`` subparsers; each sets ``run_command``."""
-    console = commands.add_parser("console", help="the web console on http://127.0.0.1:8080")
+    console = commands.add_parser("console", help="the web console on http://127.0.0.1:8765")
     console.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"({DEFAULT_PORT})")
     console.add_argument(
         "--host",

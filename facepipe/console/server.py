@@ -11,7 +11,7 @@ import uvicorn
 LOOPBACK = "127.0.0.1"
 
 
-def serve(app: Any, host: str = LOOPBACK, port: int = 8080) -> None:
+def serve(app: Any, host: str = LOOPBACK, port: int = 8765) -> None:
     """Serve until interrupted (Ctrl-C)."""
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -74,7 +74,7 @@ def test_it_listens_on_loopback_by_default(console: Console) -> None:
     commands: Any = argparse.ArgumentParser().add_subparsers()
     add_console_commands(commands)
     args = commands.choices["console"].parse_args([])
-    assert args.host == "127.0.0.1" and args.port == 8080 and not args.aws
+    assert args.host == "127.0.0.1" and args.port == 8765 and not args.aws
 
 
 def test_an_oversized_upload_is_refused_from_its_content_length_alone(console: Console) -> None:
