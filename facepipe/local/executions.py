@@ -11,6 +11,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -112,6 +116,9 @@ class ExecutionStore:
     def __init__(self, path: Path) -> None:
         self._db = Database(path, _SCHEMA, name="executions")
         self._host = socket.gethostname()
+        # Workers of this process queue here rather than in SQLite's busy handler, which
+        # sleeps for milliseconds at a time; other processes still meet SQLite's lock.
+        self._write_lock = threading.Lock()
 
     @property
     def path(self) -> Path:
@@ -119,6 +126,11 @@ class ExecutionStore:
 
     def close(self) -> None:
         self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._write_lock, self._db.write() as conn:
+            yield conn
 
     # --- writing, as an execution runs -----------------------------------------------------
     def start(
@@ -133,7 +145,7 @@ class ExecutionStore:
         input: Any,
         start_date: datetime,
     ) -> None:
-        with self._db.write() as conn:
+        with self._write() as conn:
             conn.execute(
                 "INSERT INTO executions (execution_arn, name, state_machine_arn, bucket,"
                 " image_key, version_id, status, start_date, input, owner_host, owner_pid)"
@@ -154,7 +166,7 @@ class ExecutionStore:
             )
 
     def append_event(self, execution_arn: str, event: dict[str, Any]) -> None:
-        with self._db.write() as conn:
+        with self._write() as conn:
             conn.execute(
                 "INSERT INTO execution_events (execution_arn, event_id, event) VALUES (?, ?, ?)",
                 (execution_arn, int(event["id"]), _json(event)),
@@ -180,7 +192,7 @@ class ExecutionStore:
         error: str | None = None,
         cause: str | None = None,
     ) -> None:
-        with self._db.write() as conn:
+        with self._write() as conn:
             conn.execute(
                 "UPDATE executions SET status = ?, stop_date = ?, output = ?, error = ?, cause = ?"
                 " WHERE execution_arn = ?",
