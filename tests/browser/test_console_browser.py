@@ -18,18 +18,20 @@ def _row(page: Any, key: str) -> Any:
     return page.locator("#executions tbody tr", has=page.get_by_text(key, exact=True))
 
 
+def _wait_for_row(page: Any, key: str, status: str) -> None:
+    page.wait_for_function(
+        "([key, status]) => [...document.querySelectorAll('#executions tbody tr')].some(r =>"
+        " r.cells[1].textContent === key && r.cells[0].textContent === status)",
+        arg=[key, status],
+        timeout=EXECUTION_TIMEOUT_MS,
+    )
+
+
 def _upload_and_wait(page: Any, console: RunningConsole, files: list[Any], keys: list[str]) -> None:
     page.goto(console.url + "/")
     page.set_input_files("#file-input", files)
     for key in keys:
-        row = _row(page, key)
-        row.first.wait_for(timeout=30_000)
-        page.wait_for_function(
-            "key => [...document.querySelectorAll('#executions tbody tr')].some(r =>"
-            " r.cells[1].textContent === key && r.cells[0].textContent === 'SUCCEEDED')",
-            arg=key,
-            timeout=EXECUTION_TIMEOUT_MS,
-        )
+        _wait_for_row(page, key, "SUCCEEDED")
 
 
 def _open_execution(page: Any, key: str) -> None:
@@ -146,11 +148,7 @@ def test_a_damaged_image_shows_the_catch_route_and_the_reason(
     page.set_input_files(
         "#file-input", [{"name": "damaged.png", "mimeType": "image/png", "buffer": damaged}]
     )
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('#executions tbody tr')].some(r =>"
-        " r.cells[1].textContent === 'uploads/damaged.png' && r.cells[0].textContent === 'FAILED')",
-        timeout=EXECUTION_TIMEOUT_MS,
-    )
+    _wait_for_row(page, "uploads/damaged.png", "FAILED")
     _row(page, "uploads/damaged.png").first.get_by_role("link").click()
     page.wait_for_selector("body[data-loaded='FAILED']")
     assert _state_status(page, "Detect") == "caught"
@@ -163,3 +161,20 @@ def test_a_damaged_image_shows_the_catch_route_and_the_reason(
     page.locator('#graph .state[data-state="Detect"]').click()
     assert page.locator("#state-error").inner_text() == "InvalidImageFormatException"
     assert '"status": "FAILED"' in page.locator("#record").inner_text()
+
+
+def test_dropping_an_image_on_the_page_uploads_it(page: Any, console: RunningConsole) -> None:
+    page.goto(console.url + "/")
+    data = list(console.samples["no_faces"].read_bytes())
+    dropped = page.evaluate_handle(
+        "bytes => { const files = new DataTransfer();"
+        " files.items.add(new File([new Uint8Array(bytes)], 'dropped.jpg', {type: 'image/jpeg'}));"
+        " return files; }",
+        data,
+    )
+    page.dispatch_event("#drop-zone", "drop", {"dataTransfer": dropped})
+    _wait_for_row(page, "uploads/dropped.jpg", "SUCCEEDED")
+    assert (
+        "dropped.jpg: uploaded as uploads/dropped.jpg"
+        in page.locator("#upload-messages").inner_text()
+    )
