@@ -161,6 +161,7 @@ def test_a_damaged_image_shows_the_catch_route_and_the_reason(
     page.locator('#graph .state[data-state="Detect"]').click()
     assert page.locator("#state-error").inner_text() == "InvalidImageFormatException"
     assert '"status": "FAILED"' in page.locator("#record").inner_text()
+    page.wait_for_selector("#image-missing", state="visible")  # the damaged file, not a blank
 
 
 def test_dropping_an_image_on_the_page_uploads_it(page: Any, console: RunningConsole) -> None:

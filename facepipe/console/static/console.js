@@ -183,7 +183,12 @@ function renderExecution(data) {
 
 function startExecutionPage() {
   const arn = new URLSearchParams(location.search).get("arn") || "";
-  $("image").src = `/api/image?arn=${encodeURIComponent(arn)}`;
+  const image = $("image");
+  image.addEventListener("error", () => {
+    image.hidden = true;
+    $("image-missing").hidden = false;
+  });
+  image.src = `/api/image?arn=${encodeURIComponent(arn)}`;
   let timer = null;
   const tick = async () => {
     try {
