@@ -224,14 +224,13 @@ class LocalPipeline:
             input=event,
             start_date=datetime.now(UTC),
         )
+        history = self.executions.history_writer(arn)
         try:
             result = self.machine.run(
-                event,
-                resolver=self.resolver,
-                execution_name=name,
-                on_event=lambda history_event: self.executions.append_event(arn, history_event),
+                event, resolver=self.resolver, execution_name=name, on_event=history
             )
         except Exception as failure:
+            history.flush()
             # Not an ASL failure (those end in the result): still never leave it RUNNING.
             self.executions.mark_stopped(
                 arn,
@@ -241,6 +240,7 @@ class LocalPipeline:
                 cause=str(failure),
             )
             raise
+        history.flush()
         self.executions.finish(result)
         return _outcome(result, bucket, key, version)
 
