@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -239,4 +240,32 @@ def test_an_execution_left_by_a_killed_process_is_found(home: DataHome) -> None:
     [abandoned] = store.abandoned()
     assert (abandoned.execution_arn, abandoned.status) == ("arn:x:killed", "RUNNING")
     assert [event["type"] for event in store.history("arn:x:killed")] == ["ExecutionStarted"]
+    store.close()
+
+
+def test_history_is_written_whenever_the_engine_is_about_to_wait(home: DataHome) -> None:
+    store = ExecutionStore(executions_db_path(home))
+    store.start(
+        execution_arn="arn:x:e1",
+        name="e1",
+        state_machine_arn="arn:sm",
+        bucket="b",
+        image_key="uploads/k.jpg",
+        version_id="v1",
+        input={},
+        start_date=datetime.now(UTC),
+    )
+    writer = store.history_writer("arn:x:e1")
+    stored_after: list[int] = []
+    for number, kind in enumerate(
+        ["ExecutionStarted", "PassStateEntered", "PassStateExited", "TaskStateEntered"]
+        + ["TaskScheduled", "TaskStarted", "TaskFailed", "TaskScheduled", "TaskStarted"]
+        + ["TaskSucceeded", "TaskStateExited", "SucceedStateEntered", "ExecutionSucceeded"],
+        1,
+    ):
+        writer({"id": number, "type": kind, "previousEventId": number - 1})
+        stored_after.append(len(store.history("arn:x:e1")))
+
+    # Stored up to each wait: the start, each task run, the retry's back-off, the end.
+    assert stored_after == [1, 1, 1, 1, 1, 6, 7, 7, 9, 9, 9, 9, 13]
     store.close()
