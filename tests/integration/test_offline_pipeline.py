@@ -257,7 +257,21 @@ def test_history_is_written_whenever_the_engine_is_about_to_wait(home: DataHome)
     )
     writer = store.history_writer("arn:x:e1")
     stored_after: list[int] = []
-    kinds = ["ExecutionStarted", "PassStateEntered", "PassStateExited", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskFailed", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "SucceedStateEntered", "ExecutionSucceeded"]
+    kinds = [
+        "ExecutionStarted",
+        "PassStateEntered",
+        "PassStateExited",
+        "TaskStateEntered",
+        "TaskScheduled",
+        "TaskStarted",
+        "TaskFailed",
+        "TaskScheduled",
+        "TaskStarted",
+        "TaskSucceeded",
+        "TaskStateExited",
+        "SucceedStateEntered",
+        "ExecutionSucceeded",
+    ]
     for number, kind in enumerate(kinds, 1):
         writer({"id": number, "type": kind, "previousEventId": number - 1})
         stored_after.append(len(store.history("arn:x:e1")))
