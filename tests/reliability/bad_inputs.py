@@ -229,7 +229,7 @@ def build_corpus(workdir: Path) -> list[BadInput]:
             "uploads/bomb.png",
             png_bomb(30_000),  # ~100 KB, 900 million pixels
             INVALID_PARAMETER,
-            "at most 10,000 px per side",
+            "30000x30000 px, too many pixels to decode safely; at most 10,000 px per side",
         ),
         BadInput(
             "over 15 MB",

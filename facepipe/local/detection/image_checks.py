@@ -116,7 +116,7 @@ def open_checked(data: bytes) -> Image.Image:
         image = Image.open(io.BytesIO(data), formats=_PIL_FORMATS[expected])
     except Image.DecompressionBombError as error:
         raise InvalidParameterException(
-            f"the image's dimensions are too large to decode safely ({error}); "
+            f"the image is {_header_size(data, expected)}, too many pixels to decode safely; "
             f"at most {MAX_SIDE_PX:,} px per side is allowed"
         ) from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
@@ -125,6 +125,18 @@ def open_checked(data: bytes) -> Image.Image:
         ) from error
     check_dimensions(*image.size)
     return image
+
+
+def _header_size(data: bytes, fmt: str) -> str:
+    """ "WxH px" from the header alone (the plugin classes skip Image.open's bomb check)."""
+    from PIL import JpegImagePlugin, PngImagePlugin
+
+    opener = PngImagePlugin.PngImageFile if fmt == "PNG" else JpegImagePlugin.JpegImageFile
+    try:
+        width, height = opener(io.BytesIO(data)).size
+    except (OSError, SyntaxError, ValueError):
+        return "too large"
+    return f"{width}x{height} px"
 
 
 # Pillow's JPEG opener also returns multi-picture JPEGs from phone cameras (format "MPO").
