@@ -206,3 +206,16 @@ def test_detect_table_without_json(facepipe: Cli, samples: dict[str, Path]) -> N
 
     assert status == 0
     assert "no_faces.jpg" in out and "portrait.jpg" in out
+
+
+def test_records_and_outbox_tables_for_people(facepipe: Cli, samples: dict[str, Path]) -> None:
+    facepipe("run", str(samples[PORTRAIT]))
+
+    records_status, records_out, _ = facepipe("records")
+    outbox_status, outbox_out, _ = facepipe("outbox")
+
+    assert (records_status, outbox_status) == (0, 0)
+    assert "face records" in records_out and "uploads/portrait.jpg" in records_out
+    assert "DETECTED" in records_out and "yes" in records_out  # emailed
+    assert "1 face found in" in outbox_out and "alice@example.com" in outbox_out
+    assert f"outbox: {facepipe.home / 'outbox'}" in outbox_out
