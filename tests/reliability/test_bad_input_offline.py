@@ -50,6 +50,7 @@ class Batch:
     ended: dict[str, Ended]
     emails: list[Any]
     record_count: int
+    home: DataHome
 
 
 def start_after_deletion(pipeline: LocalPipeline, item: BadInput) -> ExecutionOutcome:
@@ -100,7 +101,7 @@ def batch(corpus: dict[str, BadInput], tmp_path_factory: pytest.TempPathFactory)
                 history=pipeline.executions.history(outcome.execution_arn),
             )
         record_count = len(pipeline.records.list_records(limit=1000))
-        yield Batch(ended, outbox_messages(home.outbox), record_count)
+        yield Batch(ended, outbox_messages(home.outbox), record_count, home)
 
 
 def outbox_messages(outbox: Path) -> list[Any]:
@@ -112,7 +113,8 @@ def outbox_messages(outbox: Path) -> list[Any]:
 def test_each_kind_ends_as_a_record_with_a_complete_history(batch: Batch, kind: str) -> None:
     ended = batch.ended[kind]
     item, outcome, record = ended.item, ended.outcome, ended.record
-    print(f"{kind}: {outcome.status} {outcome.error or ''} {outcome.cause or ''}")
+    print(f"{kind}: {outcome.status} faces={outcome.face_count} {outcome.error or ''}")
+    print(f"  {outcome.cause or ''}")
 
     assert record is not None, f"{kind}: no record for {item.key!r}"
     assert record.key == item.key
@@ -164,3 +166,12 @@ def test_hundred_faces_are_recorded_under_the_payload_limit(batch: Batch) -> Non
 
     assert ended.record is not None and ended.record.face_count >= 95
     assert largest < PAYLOAD_LIMIT
+
+
+def test_keys_never_become_paths(batch: Batch) -> None:
+    """ "uploads/../../etc/passwd.jpg" is a key like any other: nothing lands outside the home."""
+    outside = [path for path in batch.home.root.parent.iterdir() if path != batch.home.root]
+    names = [path.name for path in batch.home.root.rglob("*")]
+
+    assert outside == []
+    assert not [name for name in names if "passwd" in name or "Köln" in name]
