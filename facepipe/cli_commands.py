@@ -259,6 +259,9 @@ def _hand_over(pipeline: LocalPipeline, path: Path, prefix: str, tally: views.Wa
     except FileNotFoundError:
         tally.say(f"{path.name} disappeared before it could be uploaded")
         return
+    except OSError as error:  # e.g. not readable: tell, and keep watching the others
+        tally.say(f"{path.name} could not be uploaded: {error.strerror or error}")
+        return
     if upload.execution is None:
         tally.skipped(path, skip_reason(upload.stored.key))
         return
