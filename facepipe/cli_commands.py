@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -99,6 +100,9 @@ def image_files(paths: list[str]) -> list[Path]:
             raise UsageError(f"no such file or folder: {raw}")
     if not files:
         raise UsageError("no files to run: the folders given are empty")
+    unreadable = [str(f) for f in files if not os.access(f, os.R_OK)]
+    if unreadable:
+        raise UsageError(f"cannot read: {', '.join(unreadable)}")
     return files
 
 
