@@ -1,10 +1,12 @@
-"""Every kind of bad input through the Lambda steps, on the real ASL file in the local engine.
+"""Every kind of bad input through the three Lambdas, on the real ASL file in the local engine.
 
-S3, DynamoDB and SNS are moto; Rekognition is a boto3 client under botocore's Stubber that
-answers as the service does: it reads the object version from (moto) S3 itself, answers
-InvalidS3ObjectException when that version is gone, Rekognition's error code and message when
-the bytes are not an image it takes, and else the local detector's FaceDetails for the bytes.
-So the Catch -> RecordFailure -> FAILED record path runs with the service's own words.
+The engine invokes each function's ``lambda_handler`` as deployed (adapters built from the
+environment the stack sets, Powertools around it). S3, DynamoDB and SNS are moto; Rekognition
+is a boto3 client under botocore's Stubber that answers as the service does: it reads the
+object version from (moto) S3 itself, answers InvalidS3ObjectException when that version is
+gone, Rekognition's error code and message when the bytes are not an image it takes, and else
+the local detector's FaceDetails for the bytes. So Catch -> RecordFailure -> FAILED record runs
+with the service's own words.
 """
 
 from __future__ import annotations
@@ -34,16 +36,11 @@ from facepipe.local.events import object_created_event
 from facepipe.local.objectstore import StoredObject
 from facepipe.resources import state_machine_path
 from lambdas.common.aws.dynamodb import DynamoDbRecordStore
-from lambdas.common.aws.rekognition import RekognitionDetector
-from lambdas.common.aws.sns import SnsNotifier
 from lambdas.common.errors import StepError
 from lambdas.common.model import FaceRecord
-from lambdas.detect.handler import DetectConfig
-from lambdas.detect.handler import create_handler as create_detect
-from lambdas.notify.handler import NotifyConfig
-from lambdas.notify.handler import create_handler as create_notify
-from lambdas.persist.handler import PersistConfig
-from lambdas.persist.handler import create_handler as create_persist
+from lambdas.detect import handler as detect_handler
+from lambdas.notify import handler as notify_handler
+from lambdas.persist import handler as persist_handler
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -52,18 +49,29 @@ FUNCTIONS = {
     name: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:FacePipe-{name}"
     for name in ("DetectFunctionArn", "PersistFunctionArn", "NotifyFunctionArn")
 }
-AWS_SETTINGS = {
+TABLE_NAME = "FaceRecords"
+# What the stack sets (TABLE_NAME, TOPIC_ARN come once the resources exist), and fake credentials.
+LAMBDA_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_SERVICE_NAME": "facepipe",
+    "POWERTOOLS_METRICS_NAMESPACE": "FacePipe",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+    "TABLE_NAME": TABLE_NAME,
+}
+HANDLERS = {
+    "DetectFunctionArn": detect_handler,
+    "PersistFunctionArn": persist_handler,
+    "NotifyFunctionArn": notify_handler,
 }
 
 
 def create_table() -> Any:
     """The face-records table as the stack defines it (imageKey S / versionId S, on demand)."""
     return boto3.resource("dynamodb").create_table(
-        TableName="FaceRecords",
+        TableName=TABLE_NAME,
         KeySchema=[
             {"AttributeName": "imageKey", "KeyType": "HASH"},
             {"AttributeName": "versionId", "KeyType": "RANGE"},
@@ -153,14 +161,16 @@ def received_emails(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def batch(corpus: dict[str, BadInput]) -> Iterator[Batch]:
-    with pytest.MonkeyPatch.context() as env, mock_aws():
-        for name, value in AWS_SETTINGS.items():
-            env.setenv(name, value)
-        env.delenv("AWS_PROFILE", raising=False)
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        for name, value in LAMBDA_ENVIRONMENT.items():
+            patch.setenv(name, value)
+        for name in ("AWS_PROFILE", "FACE_ATTRIBUTES", "MIN_CONFIDENCE"):
+            patch.delenv(name, raising=False)
         s3, sns, sqs = boto3.client("s3"), boto3.client("sns"), boto3.client("sqs")
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         topic_arn = sns.create_topic(Name="FaceAlerts")["TopicArn"]
+        patch.setenv("TOPIC_ARN", topic_arn)
         queue_url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
         sns.subscribe(
@@ -168,14 +178,10 @@ def batch(corpus: dict[str, BadInput]) -> Iterator[Batch]:
         )
         store = DynamoDbRecordStore(create_table())
         rekognition = EmulatedRekognition(s3)
-        steps = {
-            "DetectFunctionArn": create_detect(
-                RekognitionDetector(rekognition.client), DetectConfig()
-            ),
-            "PersistFunctionArn": create_persist(store, PersistConfig()),
-            "NotifyFunctionArn": create_notify(store, SnsNotifier(sns, topic_arn), NotifyConfig()),
-        }
-        resolver = {FUNCTIONS[name]: step for name, step in steps.items()}
+        patch.setattr(detect_handler, "rekognition_client", lambda: rekognition.client)
+        for module in HANDLERS.values():
+            module.aws_step.cache_clear()  # built from this environment on first invocation
+        resolver = {FUNCTIONS[name]: module.lambda_handler for name, module in HANDLERS.items()}
         machine = StateMachine(state_machine_path().read_text(encoding="utf-8"), FUNCTIONS)
         ended = {}
         with rekognition.stubber:
@@ -186,8 +192,10 @@ def batch(corpus: dict[str, BadInput]) -> Iterator[Batch]:
                 result = machine.run(event, resolver=resolver, clock=FakeClock())
                 rekognition.stubber.assert_no_pending_responses()
                 ended[kind] = Ended(item, result, store.get(item.key, version_id))
-        record_count = boto3.client("dynamodb").scan(TableName="FaceRecords", Select="COUNT")
+        record_count = boto3.client("dynamodb").scan(TableName=TABLE_NAME, Select="COUNT")
         yield Batch(ended, received_emails(sqs, queue_url), record_count["Count"])
+        for module in HANDLERS.values():
+            module.aws_step.cache_clear()
 
 
 @pytest.mark.parametrize("kind", KINDS)
