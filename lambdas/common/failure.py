@@ -43,7 +43,12 @@ def failure_reason(error: dict[str, Any]) -> tuple[str, str]:
     name = str(error.get("Error") or "UnknownError")
     message = _cause_message(str(error.get("Cause") or "")).strip()
     explanation = _EXPLANATIONS.get(name, f"The pipeline failed with {name}.")
-    reason = f"{explanation} {message}".strip() if message else explanation
+    # The detail is its own sentence after the explanation: capitalise it, end it.
+    if message:
+        detail = message[0].upper() + message[1:]
+        reason = f"{explanation} {detail}" + ("" if detail.endswith((".", "!", "?")) else ".")
+    else:
+        reason = explanation
     if len(reason) > REASON_LIMIT:
         reason = reason[: REASON_LIMIT - 3] + "..."
     return name, reason

@@ -19,7 +19,8 @@ def assert_reason_for_people(reason: str | None, item: BadInput, detail: str) ->
     assert "Traceback" not in reason and 'File "' not in reason, reason
     assert reason.strip() != item.error
     assert len(reason.split()) >= 8, reason
-    assert detail in reason, f"{item.kind}: {detail!r} not in {reason!r}"
+    # The detail opens its own sentence in the reason, so its first letter may be capitalised.
+    assert detail.lower() in reason.lower(), f"{item.kind}: {detail!r} not in {reason!r}"
 
 
 def assert_complete_history(history: list[dict[str, Any]], status: str) -> None:

@@ -123,7 +123,7 @@ def test_record_failure_stores_a_human_readable_reason(table, name, explanation)
     assert result["status"] == "FAILED"
     assert result["error"] == name
     assert explanation in result["reason"]
-    assert "detecting faces in s3://b/uploads/x.gif failed: bad" in result["reason"]
+    assert "Detecting faces in s3://b/uploads/x.gif failed: bad." in result["reason"]
     [item] = version_items(table)
     assert (item["status"], item["error"], item["reason"]) == ("FAILED", name, result["reason"])
     assert item["faceCount"] == 0
@@ -132,7 +132,7 @@ def test_record_failure_stores_a_human_readable_reason(table, name, explanation)
 def test_a_cause_that_is_not_json_is_kept_as_the_reason(table):
     error = {"Error": "States.TaskFailed", "Cause": "the task failed"}
     result = persist(table, step_payload(object_created_event(), error=error))
-    assert result["reason"] == "The pipeline failed with States.TaskFailed. the task failed"
+    assert result["reason"] == "The pipeline failed with States.TaskFailed. The task failed."
 
 
 def test_a_late_failure_never_overwrites_a_success_but_a_rerun_repairs_a_failure(table):
