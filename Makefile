@@ -19,6 +19,15 @@ $(NPM_STAMP): package.json
 
 install: $(STAMP) $(NPM_STAMP)
 
+# The console's browser tests drive Debian's Chromium (Playwright never downloads a browser);
+# they fail without it, so a fresh machine gets it from apt.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
+	else echo "make test needs Debian's chromium for the browser tests: apt-get install chromium" >&2; \
+	exit 1; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -27,7 +36,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # pytest exits 5 when it collects no test: that is a failure here, as any non-zero exit is.
-unit: install
+unit: install $(CHROMIUM)
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/pytest
 
 test: lint typecheck unit
