@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from facepipe.engine import ExecutionResult, StateMachine
 from facepipe.local.detection import LocalDetector
@@ -65,9 +66,14 @@ def function_arn_substitutions() -> dict[str, str]:
     return {name: local_function_arn(function) for name, function in FUNCTION_NAMES.items()}
 
 
+LOCAL_CONSOLE_URL = "http://127.0.0.1:8765"
+"""Where ``facepipe console`` serves by default; FACEPIPE_CONSOLE_URL overrides it for links."""
+
+
 def local_execution_reference(execution_arn: str) -> str:
-    """Where the email points offline: the ARN, which ``facepipe show`` and the console know."""
-    return execution_arn
+    """Where the email points offline: the execution's page in the local web console."""
+    base = os.environ.get("FACEPIPE_CONSOLE_URL", LOCAL_CONSOLE_URL).rstrip("/")
+    return f"{base}/execution?arn={quote(execution_arn, safe='')}"
 
 
 def default_workers() -> int:

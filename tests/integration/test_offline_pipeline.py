@@ -13,6 +13,7 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from PIL import Image
@@ -85,7 +86,9 @@ def test_face_image_ends_with_a_record_and_one_email(
     body = message.get_content()
     assert "4 faces found in uploads/team photo.jpg" in body
     assert f"version {upload.stored.version_id}" in body
-    assert outcome.execution_arn in body  # offline, the email points at the execution ARN
+    # Offline, the email links to the execution's page in the local web console.
+    link = f"http://127.0.0.1:8765/execution?arn={quote(outcome.execution_arn, safe='')}"
+    assert link in body
     assert body.count("% sure;") == 4
 
 
