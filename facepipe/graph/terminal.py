@@ -58,13 +58,18 @@ def _add_chain(
         tree.add(_state_line(graph, summary.states[name], label))
         label = ""
         following: str | None = None
+        branches: dict[tuple[str, bool], list[str]] = {}  # Catch rules to one target: one branch
         for edge in graph.successors(name):
             if edge.kind is EdgeKind.NEXT:
                 following = edge.target
                 continue
-            prefix = "catch " if edge.kind is EdgeKind.CATCH else ""
-            branch = tree.add(Text(f"{prefix}{edge.label}", style="dim"))
-            _add_chain(branch, graph, summary, edge.target, shown)
+            is_catch = edge.kind is EdgeKind.CATCH
+            target = (edge.target, is_catch) if is_catch else (f"{edge.target}#{edge.label}", False)
+            branches.setdefault(target, []).append(edge.label)
+        for (target, is_catch), labels in branches.items():
+            heading = ("catch " if is_catch else "") + ", ".join(labels)
+            branch = tree.add(Text(heading, style="dim"))
+            _add_chain(branch, graph, summary, target.split("#", 1)[0], shown)
         name = following
 
 

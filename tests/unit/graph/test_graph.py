@@ -204,3 +204,29 @@ def test_presence_and_type_tests_read_as_sentences() -> None:
     }
     labels = [e.label for e in build_graph(definition).edges if e.kind is EdgeKind.CHOICE]
     assert labels == ["$.v is present", "$.n is not null"]
+
+
+def test_catch_rules_to_one_target_render_as_one_branch() -> None:
+    definition = {
+        "StartAt": "Work",
+        "States": {
+            "Work": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Catch": [
+                    {"ErrorEquals": ["BadImage"], "Next": "Record"},
+                    {"ErrorEquals": ["States.ALL"], "Next": "Record"},
+                ],
+                "End": True,
+            },
+            "Record": {"Type": "Pass", "End": True},
+        },
+    }
+    graph = build_graph(definition)
+    summary = summarize_history([], list(graph.nodes))
+    console = Console(record=True, force_terminal=False, width=120)
+    console.print(render_execution(graph, summary, "k"))
+    text = console.export_text()
+    assert text.count("catch ") == 1
+    assert "catch BadImage, States.ALL" in text
+    assert "· Record (Pass)  not reached" in text
