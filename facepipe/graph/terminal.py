@@ -58,18 +58,19 @@ def _add_chain(
         tree.add(_state_line(graph, summary.states[name], label))
         label = ""
         following: str | None = None
-        branches: dict[tuple[str, bool], list[str]] = {}  # Catch rules to one target: one branch
+        # Catch rules that lead to one state share one branch; Choice rules keep their own.
+        branches: dict[tuple[str, str, bool], list[str]] = {}
         for edge in graph.successors(name):
             if edge.kind is EdgeKind.NEXT:
                 following = edge.target
                 continue
             is_catch = edge.kind is EdgeKind.CATCH
-            target = (edge.target, is_catch) if is_catch else (f"{edge.target}#{edge.label}", False)
-            branches.setdefault(target, []).append(edge.label)
-        for (target, is_catch), labels in branches.items():
+            key = (edge.target, "" if is_catch else edge.label, is_catch)
+            branches.setdefault(key, []).append(edge.label)
+        for (target, _, is_catch), labels in branches.items():
             heading = ("catch " if is_catch else "") + ", ".join(labels)
             branch = tree.add(Text(heading, style="dim"))
-            _add_chain(branch, graph, summary, target.split("#", 1)[0], shown)
+            _add_chain(branch, graph, summary, target, shown)
         name = following
 
 
