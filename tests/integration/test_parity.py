@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from face_table import create_face_table
 from moto import mock_aws
 from PIL import Image
 
@@ -98,18 +99,7 @@ class AwsSide:
 
     @classmethod
     def create(cls) -> AwsSide:
-        table = boto3.resource("dynamodb").create_table(
-            TableName="FaceRecords",
-            KeySchema=[
-                {"AttributeName": "imageKey", "KeyType": "HASH"},
-                {"AttributeName": "versionId", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "imageKey", "AttributeType": "S"},
-                {"AttributeName": "versionId", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        table = create_face_table("FaceRecords")
         sns, sqs = boto3.client("sns"), boto3.client("sqs")
         topic_arn = sns.create_topic(Name="FaceAlerts")["TopicArn"]
         queue_url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]

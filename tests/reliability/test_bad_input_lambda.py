@@ -21,6 +21,7 @@ import pytest
 from bad_inputs import KINDS, OBJECT_GONE, REKOGNITION_MESSAGES, BadInput
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from face_table import create_face_table
 from moto import mock_aws
 from reliability_checks import (
     PAYLOAD_LIMIT,
@@ -66,22 +67,6 @@ HANDLERS = {
     "PersistFunctionArn": persist_handler,
     "NotifyFunctionArn": notify_handler,
 }
-
-
-def create_table() -> Any:
-    """The face-records table as the stack defines it (imageKey S / versionId S, on demand)."""
-    return boto3.resource("dynamodb").create_table(
-        TableName=TABLE_NAME,
-        KeySchema=[
-            {"AttributeName": "imageKey", "KeyType": "HASH"},
-            {"AttributeName": "versionId", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "imageKey", "AttributeType": "S"},
-            {"AttributeName": "versionId", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 class EmulatedRekognition:
@@ -176,7 +161,7 @@ def batch(corpus: dict[str, BadInput]) -> Iterator[Batch]:
         sns.subscribe(
             TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"]
         )
-        store = DynamoDbRecordStore(create_table())
+        store = DynamoDbRecordStore(create_face_table(TABLE_NAME))
         rekognition = EmulatedRekognition(s3)
         patch.setattr(detect_handler, "rekognition_client", lambda: rekognition.client)
         for module in HANDLERS.values():

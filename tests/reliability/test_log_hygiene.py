@@ -20,6 +20,7 @@ import boto3
 import pytest
 from bad_inputs import BadInput
 from botocore.stub import Stubber
+from face_table import create_face_table
 from moto import mock_aws
 
 from facepipe.local.detection import detect_faces_in_bytes
@@ -119,18 +120,7 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         topic_arn = sns.create_topic(Name="FaceAlerts")["TopicArn"]
         sns.subscribe(TopicArn=topic_arn, Protocol="email", Endpoint=RECIPIENT)
-        boto3.resource("dynamodb").create_table(
-            TableName="FaceRecords",
-            KeySchema=[
-                {"AttributeName": "imageKey", "KeyType": "HASH"},
-                {"AttributeName": "versionId", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "imageKey", "AttributeType": "S"},
-                {"AttributeName": "versionId", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_face_table("FaceRecords")
         monkeypatch.setenv("TABLE_NAME", "FaceRecords")
         monkeypatch.setenv("TOPIC_ARN", topic_arn)
         rekognition = boto3.client("rekognition")

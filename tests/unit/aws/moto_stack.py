@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from face_table import FACE_TABLE_SCHEMA
 from moto.stepfunctions.models import stepfunctions_backends
 
 from facepipe.resources import state_machine_path
@@ -45,18 +46,7 @@ def deploy(session: boto3.Session) -> DeployedStack:
     s3 = session.client("s3")
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    session.client("dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": "imageKey", "KeyType": "HASH"},
-            {"AttributeName": "versionId", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "imageKey", "AttributeType": "S"},
-            {"AttributeName": "versionId", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    session.client("dynamodb").create_table(TableName=TABLE, **FACE_TABLE_SCHEMA)
     arn = session.client("stepfunctions").create_state_machine(
         name="FacePipeline",
         definition=_definition(),

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from face_table import create_face_table
 from lambda_factories import REGION, TABLE_NAME
 
 from lambdas.common import observability
@@ -69,18 +69,7 @@ def aws_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def create_table(name: str = TABLE_NAME) -> Any:
     """The face-records table as the stack defines it (imageKey S / versionId S, on demand)."""
-    return boto3.resource("dynamodb").create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "imageKey", "KeyType": "HASH"},
-            {"AttributeName": "versionId", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "imageKey", "AttributeType": "S"},
-            {"AttributeName": "versionId", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    return create_face_table(name)
 
 
 @pytest.fixture
