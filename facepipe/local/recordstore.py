@@ -47,6 +47,9 @@ _SCHEMA = [
             status TEXT NOT NULL
         )""",
     ),
+    # Who holds the notification claim (an execution ARN), so a resume may release the
+    # claims of a killed runner and no one else's.
+    ("ALTER TABLE face_records ADD COLUMN notified_by TEXT",),
 ]
 _COLUMN_NAMES = (
     "image_key",
@@ -117,23 +120,24 @@ class SqliteRecordStore:
         )
         return _record(row) if row else None
 
-    def claim_notification(self, key: str, version_id: str) -> bool:
+    def claim_notification(self, key: str, version_id: str, claimant: str | None = None) -> bool:
         self._faults.check("store")
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._db.write() as conn:
             claimed = conn.execute(
-                "UPDATE face_records SET notified_at = ?"
+                "UPDATE face_records SET notified_at = ?, notified_by = ?"
                 " WHERE image_key = ? AND version_id = ? AND notified_at IS NULL",
-                (now, key, version_id),
+                (now, claimant, key, version_id),
             ).rowcount
         return claimed == 1
 
-    def release_notification(self, key: str, version_id: str) -> None:
+    def release_notification(self, key: str, version_id: str, claimant: str | None = None) -> None:
         self._faults.check("store")
         with self._db.write() as conn:
             conn.execute(
-                "UPDATE face_records SET notified_at = NULL WHERE image_key = ? AND version_id = ?",
-                (key, version_id),
+                "UPDATE face_records SET notified_at = NULL, notified_by = NULL"
+                " WHERE image_key = ? AND version_id = ? AND (? IS NULL OR notified_by = ?)",
+                (key, version_id, claimant, claimant),
             )
 
     # --- queries for the CLI and the console ------------------------------------------------

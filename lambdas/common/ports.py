@@ -34,12 +34,18 @@ class RecordStore(Protocol):
 
     def get(self, key: str, version_id: str) -> FaceRecord | None: ...
 
-    def claim_notification(self, key: str, version_id: str) -> bool:
-        """Atomically mark the version as being notified; True only for the first claim."""
+    def claim_notification(self, key: str, version_id: str, claimant: str | None = None) -> bool:
+        """Atomically mark the version as being notified; True only for the first claim.
+
+        ``claimant`` (the execution ARN) is remembered with the claim, for releasing it.
+        """
         ...
 
-    def release_notification(self, key: str, version_id: str) -> None:
-        """Undo a claim whose email could not be sent, so a retry may send it."""
+    def release_notification(self, key: str, version_id: str, claimant: str | None = None) -> None:
+        """Undo a claim whose email could not be sent, so a retry may send it.
+
+        With ``claimant``, only a claim that claimant holds is released.
+        """
         ...
 
 

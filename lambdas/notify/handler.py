@@ -41,20 +41,29 @@ def create_handler(store: RecordStore, notifier: Notifier, config: NotifyConfig)
         image, detection = read_image(event), read_object(event, "detection")
         execution_arn = read_execution_arn(event)
         correlate_with_execution(execution_arn)
-        if not store.claim_notification(image.key, image.record_version_id):
+        version = image.record_version_id
+        if not store.claim_notification(image.key, version, claimant=execution_arn):
             logger.info("notification skipped: this image version was already notified")
             return {"sent": False, "messageId": None}
         email = build_face_email(image, detection, config.execution_url(execution_arn))
         try:
             message_id = notifier.send(email)
         except Exception:
-            # Give the claim back so the state machine's retry can send the email.
-            store.release_notification(image.key, image.record_version_id)
+            _give_back_claim(store, image.key, version, execution_arn)
             raise
         logger.info("notification sent", extra={"message_id": message_id})
         return {"sent": True, "messageId": message_id}
 
     return notify
+
+
+def _give_back_claim(store: RecordStore, key: str, version: str, execution_arn: str) -> None:
+    """Release the claim so the retry may send; if that fails too, the send error is still
+    the one to report (the offline notifier keeps an unsent email)."""
+    try:
+        store.release_notification(key, version, claimant=execution_arn)
+    except Exception as error:
+        logger.warning("could not release the notification claim", extra={"error": str(error)})
 
 
 def aws_clients(table_name: str) -> tuple[Any, Any]:

@@ -155,17 +155,22 @@ class DynamoDbRecordStore:
         item = response.get("Item")
         return str(item["latestVersionId"]) if item else None
 
-    def claim_notification(self, key: str, version_id: str) -> bool:
+    def claim_notification(self, key: str, version_id: str, claimant: str | None = None) -> bool:
         now = datetime.now(UTC).isoformat(timespec="seconds")
+        values: dict[str, Any] = {":now": now}
+        update = "SET notifiedAt = :now"
+        if claimant is not None:  # remembered so only this claimant's release undoes it
+            update += ", notifiedBy = :claimant"
+            values[":claimant"] = claimant
         with named_aws_errors(f"claiming the notification of {key!r} in DynamoDB"):
             try:
                 self._table.update_item(
                     Key={"imageKey": key, "versionId": version_id},
-                    UpdateExpression="SET notifiedAt = :now",
+                    UpdateExpression=update,
                     ConditionExpression=(
                         "attribute_exists(imageKey) AND attribute_not_exists(notifiedAt)"
                     ),
-                    ExpressionAttributeValues={":now": now},
+                    ExpressionAttributeValues=values,
                 )
             except ClientError as error:
                 if _condition_failed(error):
@@ -173,13 +178,19 @@ class DynamoDbRecordStore:
                 raise
         return True
 
-    def release_notification(self, key: str, version_id: str) -> None:
+    def release_notification(self, key: str, version_id: str, claimant: str | None = None) -> None:
+        condition: dict[str, Any] = {"ConditionExpression": "attribute_exists(imageKey)"}
+        if claimant is not None:  # only a claim this claimant holds
+            condition = {
+                "ConditionExpression": "attribute_exists(imageKey) AND notifiedBy = :claimant",
+                "ExpressionAttributeValues": {":claimant": claimant},
+            }
         with named_aws_errors(f"releasing the notification of {key!r} in DynamoDB"):
             try:
                 self._table.update_item(
                     Key={"imageKey": key, "versionId": version_id},
-                    UpdateExpression="REMOVE notifiedAt",
-                    ConditionExpression="attribute_exists(imageKey)",
+                    UpdateExpression="REMOVE notifiedAt, notifiedBy",
+                    **condition,
                 )
             except ClientError as error:
                 if not _condition_failed(error):
