@@ -81,8 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--version", help="a version id (default: the latest upload)")
     show.add_argument("--json", action="store_true")
 
-    outbox = commands.add_parser("outbox", help="list the emails in the local outbox")
+    outbox = commands.add_parser(
+        "outbox", help="list the emails in the local outbox, and those not sent yet"
+    )
     outbox.add_argument("--json", action="store_true")
+    outbox.add_argument(
+        "--retry", action="store_true", help="send the emails the mail server refused before"
+    )
+
+    resume = commands.add_parser(
+        "resume", help="finish what a stopped or killed run left (run and watch do it first)"
+    )
+    _add_pipeline_options(resume)
 
     detect = commands.add_parser("detect", help="the face detector alone, as DetectFaces answers")
     detect.add_argument("images", nargs="+", metavar="IMAGE")
@@ -147,6 +157,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "records": cli_commands.records,
         "show": cli_commands.show,
         "outbox": cli_commands.outbox,
+        "resume": cli_commands.resume,
         "detect": cli_commands.detect,
     }
     return handlers[args.command](args)

@@ -24,6 +24,7 @@ from facepipe.local.runtime import (
     ExecutionOutcome,
     LocalPipeline,
     PipelineOptions,
+    Resumed,
     Upload,
     accepted_key_patterns,
     route_step_logs,
@@ -112,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     annotate_dir = Path(args.annotate) if args.annotate else None
     results: list[FileResult] = []
     with ctrl_c_flag() as stop, _pipeline(args) as pipeline:
+        resumed = _resume(pipeline)
         for file in files:
             if stop.is_set():
                 break
@@ -126,10 +128,61 @@ def run(args: argparse.Namespace) -> int:
             print_json([result.to_dict() for result in results])
         else:
             _print_run(pipeline, results, annotate_dir)
+        _report_resumed(resumed, stop)
+        _report_unsent(pipeline)
     if stop.is_set():
         print(interrupted_summary(results, len(files)), file=sys.stderr)
         return EXIT_INTERRUPTED
     failed = any(r.outcome is not None and not r.outcome.succeeded for r in results)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _resume(pipeline: LocalPipeline) -> Resumed:
+    """Pick up what a killed runner left, before anything new; say so when there was any."""
+    resumed = pipeline.resume()
+    if resumed.executions or resumed.aborted:
+        print(resumed.summary(), file=sys.stderr)
+    return resumed
+
+
+def _report_resumed(resumed: Resumed, stop: threading.Event) -> None:
+    if not resumed.executions:
+        return
+    while not stop.is_set() and not all(f.done() for f in resumed.executions):
+        wait(resumed.executions, timeout=0.2)
+    finished = [f for f in resumed.executions if f.done() and not f.cancelled()]
+    failed = sum(f.exception() is not None or not f.result().succeeded for f in finished)
+    print(
+        f"resumed executions: {len(finished) - failed} succeeded, {failed} failed, "
+        f"{len(resumed.executions) - len(finished)} not finished",
+        file=sys.stderr,
+    )
+
+
+def _report_unsent(pipeline: LocalPipeline) -> None:
+    unsent = pipeline.undelivered.unsent()
+    if unsent:
+        print(
+            f"{len(unsent)} email(s) could not be sent and are kept in "
+            f"{pipeline.undelivered.folder}; `facepipe outbox` lists them, "
+            "`facepipe outbox --retry` sends them",
+            file=sys.stderr,
+        )
+
+
+# --- resume --------------------------------------------------------------------------------
+def resume(args: argparse.Namespace) -> int:
+    with ctrl_c_flag() as stop, _pipeline(args) as pipeline:
+        resumed = pipeline.resume()
+        print(resumed.summary())
+        _report_resumed(resumed, stop)
+        _report_unsent(pipeline)
+        if stop.is_set():
+            pipeline.cancel_pending()
+    finished = [f for f in resumed.executions if f.done() and not f.cancelled()]
+    if stop.is_set():
+        return EXIT_INTERRUPTED
+    failed = any(f.exception() is not None or not f.result().succeeded for f in finished)
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -247,6 +300,7 @@ def watch(args: argparse.Namespace) -> int:
     tally = views.WatchTally(views.stdout_console())
     with ctrl_c_flag() as stop, _pipeline(args) as pipeline:
         tally.say(f"watching {folder} (Ctrl-C to stop)")
+        _resume(pipeline)
         while not stop.wait(args.interval):
             for path in watcher.poll():
                 if stop.is_set():
@@ -324,13 +378,18 @@ def show(args: argparse.Namespace) -> int:
 
 def outbox(args: argparse.Namespace) -> int:
     from facepipe.local.notifier import list_outbox
+    from facepipe.local.undelivered import UndeliveredMail
 
     home = _home(args)
+    undelivered = UndeliveredMail(home.undelivered)
+    retried = _retry_unsent(home, undelivered) if args.retry else []
     messages = list_outbox(home.outbox)
+    unsent = undelivered.unsent()
     if args.json:
         print_json(
             [
                 {
+                    "status": "SENT",
                     "id": m.id,
                     "date": m.date.isoformat(),
                     "to": m.to,
@@ -340,12 +399,54 @@ def outbox(args: argparse.Namespace) -> int:
                 }
                 for m in messages
             ]
+            + [
+                {
+                    "status": "UNSENT",
+                    "subject": u.email.subject,
+                    "imageVersion": u.email.dedup_id,
+                    "reason": u.reason,
+                    "attempts": u.attempts,
+                    "firstFailedAt": u.first_failed_at,
+                    "lastFailedAt": u.last_failed_at,
+                }
+                for u in unsent
+            ]
         )
-        return EXIT_OK
+        return EXIT_FAILED if any(r.error for r in retried) else EXIT_OK
     console = views.stdout_console()
+    for result in retried:
+        verdict = "sent" if result.error is None else f"still not sent: {result.error}"
+        console.print(f"{result.unsent.email.subject}: {verdict}", soft_wrap=True, markup=False)
     console.print(views.outbox_table(messages, lambda key: _message_path(home, key)))
+    if unsent:
+        console.print(views.unsent_table(unsent))
+        console.print("`facepipe outbox --retry` sends them", soft_wrap=True, markup=False)
     console.print(f"outbox: {home.outbox}", soft_wrap=True, markup=False)
-    return EXIT_OK
+    return EXIT_FAILED if any(r.error for r in retried) else EXIT_OK
+
+
+def _retry_unsent(home: DataHome, undelivered: Any) -> list[Any]:
+    """Send the kept emails through the configured notifier; mark their records emailed."""
+    from facepipe.local.notifier import notifier_from_env
+    from facepipe.local.recordstore import SqliteRecordStore
+    from facepipe.local.undelivered import resend_undelivered
+
+    results = resend_undelivered(notifier_from_env(home.create()), undelivered)
+    store = SqliteRecordStore(home.records_db)
+    try:
+        for result in results:
+            if result.error is None:
+                key, version = _image_version(result.unsent.email.dedup_id)
+                store.claim_notification(key, version, claimant="facepipe outbox --retry")
+    finally:
+        store.close()
+    return results
+
+
+def _image_version(dedup_id: str) -> tuple[str, str]:
+    """``bucket/key#version`` (lambdas.common.face_email) as (key, version)."""
+    bucket_and_key, _, version = dedup_id.rpartition("#")
+    return bucket_and_key.partition("/")[2], version
 
 
 def _message_path(home: DataHome, key: str) -> Path:

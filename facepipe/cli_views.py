@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from facepipe.local.executions import StoredExecution
     from facepipe.local.notifier import OutboxMessage
     from facepipe.local.runtime import ExecutionOutcome
+    from facepipe.local.undelivered import UnsentEmail
     from lambdas.common.model import FaceRecord
 
 DETAIL_WIDTH = 70
@@ -204,6 +205,20 @@ def outbox_table(messages: list[OutboxMessage], path_of: Callable[[str], Path]) 
             message.to,
             message.subject,
             str(path_of(message.id)),
+        )
+    return table
+
+
+def unsent_table(unsent: list[UnsentEmail]) -> Table:
+    table = Table(title="not sent yet (kept until sent)")
+    for column in ("first failed", "attempts", "subject", "last reason"):
+        table.add_column(column, justify="right" if column == "attempts" else "left")
+    for item in unsent:
+        table.add_row(
+            item.first_failed_at.replace("T", " "),
+            str(item.attempts),
+            item.email.subject,
+            _short(item.reason, 50),
         )
     return table
 

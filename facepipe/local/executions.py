@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +56,20 @@ _SCHEMA = [
             PRIMARY KEY (execution_arn, event_id)
         )""",
     ),
+    (
+        # Uploads whose execution has not ended yet, written when the upload rule matches and
+        # removed when the execution stops: what a runner killed mid-batch left to do.
+        """CREATE TABLE pending_events (
+            event_id TEXT PRIMARY KEY,          -- the EventBridge event's id
+            event TEXT NOT NULL,                -- JSON: the execution's input
+            received_at TEXT NOT NULL,
+            execution_arn TEXT,                 -- once its execution has started
+            owner_host TEXT NOT NULL,
+            owner_pid INTEGER NOT NULL
+        )""",
+    ),
 ]
+ABORTED = "ABORTED"
 
 
 def executions_db_path(home: DataHome) -> Path:
@@ -179,7 +192,7 @@ class ExecutionStore:
         """An ``on_event`` listener for the engine that stores the execution's history live."""
         return HistoryWriter(self, execution_arn)
 
-    def finish(self, result: ExecutionResult) -> None:
+    def finish(self, result: ExecutionResult, *, pending_event_id: str | None = None) -> None:
         self.mark_stopped(
             result.execution_arn,
             status=result.status,
@@ -187,6 +200,7 @@ class ExecutionStore:
             output=result.output,
             error=result.error,
             cause=result.cause,
+            pending_event_id=pending_event_id,
         )
 
     def mark_stopped(
@@ -198,7 +212,9 @@ class ExecutionStore:
         output: Any = None,
         error: str | None = None,
         cause: str | None = None,
+        pending_event_id: str | None = None,
     ) -> None:
+        """Store how the execution ended; its pending event (if any) goes in the same step."""
         with self._write() as conn:
             conn.execute(
                 "UPDATE executions SET status = ?, stop_date = ?, output = ?, error = ?, cause = ?"
@@ -212,6 +228,83 @@ class ExecutionStore:
                     execution_arn,
                 ),
             )
+            if pending_event_id is not None:
+                conn.execute("DELETE FROM pending_events WHERE event_id = ?", (pending_event_id,))
+
+    # --- pending events: what is left to do after a crash ------------------------------------
+    def add_pending(self, event_id: str, event: dict[str, Any]) -> None:
+        """Remember that ``event`` needs an execution (before it is queued for one)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO pending_events (event_id, event, received_at,"
+                " owner_host, owner_pid) VALUES (?, ?, ?, ?, ?)",
+                (event_id, _json(event), _utc_now(), self._host, os.getpid()),
+            )
+
+    def pending_started(self, event_id: str, execution_arn: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE pending_events SET execution_arn = ? WHERE event_id = ?",
+                (execution_arn, event_id),
+            )
+
+    def pending_done(self, event_id: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM pending_events WHERE event_id = ?", (event_id,))
+
+    def pending_count(self) -> int:
+        row = self._db.connection().execute("SELECT count(*) FROM pending_events").fetchone()
+        return int(row[0])
+
+    def take_orphaned_pending(self) -> list[PendingEvent]:
+        """Pending events whose runner on this host is gone, now owned by this process."""
+        rows = self._db.connection().execute(
+            "SELECT event_id, owner_pid FROM pending_events WHERE owner_host = ?", (self._host,)
+        )
+        orphans = [row["event_id"] for row in rows if not _process_alive(row["owner_pid"])]
+        taken: list[PendingEvent] = []
+        with self._write() as conn:
+            for event_id in orphans:
+                row = conn.execute(
+                    "SELECT * FROM pending_events WHERE event_id = ?", (event_id,)
+                ).fetchone()
+                if row is None or _process_alive(row["owner_pid"]):
+                    continue  # another resumer took it first
+                conn.execute(
+                    "UPDATE pending_events SET owner_pid = ? WHERE event_id = ?",
+                    (os.getpid(), event_id),
+                )
+                taken.append(PendingEvent(event_id, json.loads(row["event"]), row["execution_arn"]))
+        return taken
+
+    def abort(self, execution_arn: str, *, error: str, cause: str) -> bool:
+        """End a RUNNING execution as ABORTED, with an ExecutionAborted event closing its
+        history; False when it was not RUNNING (another process got there first)."""
+        now = datetime.now(UTC)
+        with self._write() as conn:
+            stopped = conn.execute(
+                "UPDATE executions SET status = ?, stop_date = ?, error = ?, cause = ?"
+                " WHERE execution_arn = ? AND status = ?",
+                (ABORTED, now.isoformat(), error, cause, execution_arn, RUNNING),
+            ).rowcount
+            if not stopped:
+                return False
+            last = conn.execute(
+                "SELECT max(event_id) FROM execution_events WHERE execution_arn = ?",
+                (execution_arn,),
+            ).fetchone()[0]
+            event = {
+                "id": (last or 0) + 1,
+                "previousEventId": last or 0,
+                "timestamp": now,
+                "type": "ExecutionAborted",
+                "executionAbortedEventDetails": {"error": error, "cause": cause},
+            }
+            conn.execute(
+                "INSERT INTO execution_events (execution_arn, event_id, event) VALUES (?, ?, ?)",
+                (execution_arn, event["id"], _json(event)),
+            )
+        return True
 
     # --- reading ---------------------------------------------------------------------------
     def get(self, execution_arn: str) -> StoredExecution | None:
@@ -259,6 +352,19 @@ class ExecutionStore:
             for found in running
             if found.owner_host == self._host and not _process_alive(found.owner_pid)
         ]
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An upload's event still waiting for its execution to end."""
+
+    event_id: str
+    event: dict[str, Any]
+    execution_arn: str | None  # the execution that was running it, if one had started
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat()
 
 
 def _engine_waits_after(event_type: str) -> bool:

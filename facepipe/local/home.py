@@ -36,6 +36,11 @@ class DataHome:
         """Markers of emails already handed to an SMTP server (one per ``Email.dedup_id``)."""
         return self.root / "smtp-sent"
 
+    @property
+    def undelivered(self) -> Path:
+        """Emails the mail server refused, kept until they are sent (the dead-letter folder)."""
+        return self.root / "undelivered"
+
     def create(self) -> DataHome:
         """Make the folder (private to the user: it holds images and email addresses)."""
         if self.root.exists() and not self.root.is_dir():

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from facepipe.engine import ExecutionResult, StateMachine
+from facepipe.engine import Clock, ExecutionResult, StateMachine
 from facepipe.local.detection import LocalDetector
 from facepipe.local.events import (
     LOCAL_ACCOUNT,
@@ -32,13 +32,20 @@ from facepipe.local.events import (
     decode_event_key,
     load_upload_rule,
 )
-from facepipe.local.executions import ExecutionStore, executions_db_path
-from facepipe.local.faults import FaultPlan, faults_from_env
+from facepipe.local.executions import (
+    ExecutionStore,
+    PendingEvent,
+    StoredExecution,
+    executions_db_path,
+)
+from facepipe.local.faults import FaultPlan, faults_from_env, with_detector_faults
 from facepipe.local.home import DataHome
 from facepipe.local.notifier import notifier_from_env
 from facepipe.local.objectstore import LocalObjectStore, StoredObject
 from facepipe.local.recordstore import SqliteRecordStore
+from facepipe.local.undelivered import KeepingUnsent, UndeliveredMail
 from facepipe.resources import state_machine_path
+from lambdas.common.errors import StepError
 from lambdas.common.ports import Notifier
 from lambdas.detect.handler import DetectConfig
 from lambdas.detect.handler import create_handler as create_detect_step
@@ -90,6 +97,8 @@ class PipelineOptions:
     notify: NotifyConfig = field(
         default_factory=lambda: NotifyConfig(execution_url=local_execution_reference)
     )
+    # The engine's clock: None is the system clock; a FakeClock makes retry waits instant.
+    clock: Clock | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,20 @@ class ExecutionOutcome:
 
 
 @dataclass(frozen=True)
+class Resumed:
+    """What ``LocalPipeline.resume`` picked up from a runner that stopped mid-batch."""
+
+    executions: list[Future[ExecutionOutcome]]  # one per upload run again
+    aborted: list[str]  # ARNs of executions the dead runner left RUNNING, now ABORTED
+
+    def summary(self) -> str:
+        return (
+            f"resumed {len(self.executions)} executions"
+            f" ({len(self.aborted)} interrupted mid-run, now ABORTED; the rest not yet started)"
+        )
+
+
+@dataclass(frozen=True)
 class Upload:
     """An object put into the local bucket, and its execution when the upload rule matched."""
 
@@ -170,12 +193,17 @@ class LocalPipeline:
         plan = faults if faults is not None else faults_from_env(environ)
         self.records = SqliteRecordStore(home.records_db, faults=plan)
         self.executions = ExecutionStore(executions_db_path(home))
-        self.notifier = notifier or notifier_from_env(home, environ, faults=plan)
+        self.undelivered = UndeliveredMail(home.undelivered)
+        self.notifier = KeepingUnsent(
+            notifier or notifier_from_env(home, environ, faults=plan), self.undelivered
+        )
         self.bus = LocalEventBus()
         self.objects = LocalObjectStore(
             home.buckets, on_object_created=S3EventSource(self.bus), faults=plan
         )
-        self.detector = LocalDetector(self.objects, self.options.detector)
+        self.detector = with_detector_faults(
+            LocalDetector(self.objects, self.options.detector), plan
+        )
         self.definition = json.loads(state_machine_path().read_text(encoding="utf-8"))
         self.machine = StateMachine(
             self.definition, function_arn_substitutions(), name=STATE_MACHINE_NAME
@@ -209,14 +237,69 @@ class LocalPipeline:
             self._this_upload.started = None
 
     def _start_from_event(self, event: dict[str, Any]) -> None:
-        """The upload rule's target: start an execution with the event as its input."""
-        self._this_upload.started = self._pool.submit(self.run_event, event)
+        """The upload rule's target: start an execution with the event as its input.
+
+        The event is stored as pending first, so a runner killed before the execution ends
+        leaves it for ``resume``.
+        """
+        pending_id = str(event.get("id") or uuid.uuid4())
+        self.executions.add_pending(pending_id, event)
+        self._this_upload.started = self._pool.submit(
+            self.run_event, event, pending_event_id=pending_id
+        )
+
+    # --- resuming after a crash ------------------------------------------------------------
+    def resume(self) -> Resumed:
+        """Run again what a killed runner on this host left: its pending uploads, including
+        the executions it left RUNNING (each marked ABORTED first, its email claim released).
+
+        Safe because persist is idempotent and order-safe, and the local notifier delivers
+        each image version's email once even if the dead runner had already sent it.
+        """
+        pending = self.executions.take_orphaned_pending()
+        aborted: list[str] = []
+        for execution in self.executions.abandoned():
+            if not self._abort_abandoned(execution):
+                continue  # another process is resuming it
+            aborted.append(execution.execution_arn)
+            if not any(p.execution_arn == execution.execution_arn for p in pending):
+                # Started without a pending event (run_event called directly): run it too.
+                event_id = f"resume-{execution.name}"
+                self.executions.add_pending(event_id, execution.input)
+                pending.append(PendingEvent(event_id, execution.input, execution.execution_arn))
+        futures = [
+            self._pool.submit(self.run_event, p.event, pending_event_id=p.event_id) for p in pending
+        ]
+        return Resumed(futures, aborted)
+
+    def _abort_abandoned(self, execution: StoredExecution) -> bool:
+        arn = execution.execution_arn
+        # Its claim may be on an email it never sent: release it so the re-run sends it.
+        _retrying_transient(
+            lambda: self.records.release_notification(
+                execution.image_key, execution.version_id, claimant=arn
+            )
+        )
+        return self.executions.abort(
+            arn,
+            error="Runner.Stopped",
+            cause=f"The runner (process {execution.owner_pid}) stopped before this execution "
+            "ended; its upload was run again as a new execution.",
+        )
 
     # --- executing -------------------------------------------------------------------------
     def run_event(
-        self, event: dict[str, Any], *, execution_name: str | None = None
+        self,
+        event: dict[str, Any],
+        *,
+        execution_name: str | None = None,
+        pending_event_id: str | None = None,
     ) -> ExecutionOutcome:
-        """Run the state machine for one "Object Created" event, here, storing as it goes."""
+        """Run the state machine for one "Object Created" event, here, storing as it goes.
+
+        ``pending_event_id`` names the stored pending event this execution resolves; it is
+        removed in the same write that records how the execution ended.
+        """
         name = execution_name or str(uuid.uuid4())
         arn = execution_arn(self.machine, name)
         bucket, key, version = _image_of(event)
@@ -230,10 +313,16 @@ class LocalPipeline:
             input=event,
             start_date=datetime.now(UTC),
         )
+        if pending_event_id is not None:
+            self.executions.pending_started(pending_event_id, arn)
         history = self.executions.history_writer(arn)
         try:
             result = self.machine.run(
-                event, resolver=self.resolver, execution_name=name, on_event=history
+                event,
+                resolver=self.resolver,
+                execution_name=name,
+                on_event=history,
+                clock=self.options.clock,
             )
         except Exception as failure:
             history.flush()
@@ -244,10 +333,11 @@ class LocalPipeline:
                 stop_date=datetime.now(UTC),
                 error=type(failure).__name__,
                 cause=str(failure),
+                pending_event_id=pending_event_id,
             )
             raise
         history.flush()
-        self.executions.finish(result)
+        self.executions.finish(result, pending_event_id=pending_event_id)
         return _outcome(result, bucket, key, version)
 
     def cancel_pending(self) -> None:
@@ -266,6 +356,17 @@ class LocalPipeline:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _retrying_transient(action: Callable[[], None], attempts: int = 10) -> None:
+    """Run ``action``, again after a transient store error (e.g. an injected fault)."""
+    for attempt in range(attempts):
+        try:
+            action()
+            return
+        except StepError:
+            if attempt == attempts - 1:
+                raise
 
 
 def execution_arn(machine: StateMachine, name: str) -> str:
