@@ -114,10 +114,11 @@ def run(args: argparse.Namespace) -> int:
     results: list[FileResult] = []
     with ctrl_c_flag() as stop, _pipeline(args) as pipeline:
         resumed = _resume(pipeline)
-        for file in files:
+        batch = [(file, object_key(args.prefix, file)) for file in files]
+        for (file, key), planned in zip(batch, pipeline.plan_uploads(batch), strict=True):
             if stop.is_set():
                 break
-            results.append(FileResult(file, pipeline.upload(file, object_key(args.prefix, file))))
+            results.append(FileResult(file, pipeline.upload(file, key, planned=planned)))
         _wait_for(results, stop, show_progress=not args.json and sys.stderr.isatty())
         if stop.is_set():
             pipeline.cancel_pending()  # queued executions do not start; running ones finish

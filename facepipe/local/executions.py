@@ -68,6 +68,17 @@ _SCHEMA = [
             owner_pid INTEGER NOT NULL
         )""",
     ),
+    (
+        # Files a run was asked to upload and has not yet: written for the whole batch up
+        # front, each removed once its upload's event is pending (or the rule skipped it).
+        """CREATE TABLE planned_uploads (
+            upload_id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,               -- the file's path
+            object_key TEXT NOT NULL,
+            owner_host TEXT NOT NULL,
+            owner_pid INTEGER NOT NULL
+        )""",
+    ),
 ]
 ABORTED = "ABORTED"
 
@@ -232,13 +243,69 @@ class ExecutionStore:
                 conn.execute("DELETE FROM pending_events WHERE event_id = ?", (pending_event_id,))
 
     # --- pending events: what is left to do after a crash ------------------------------------
-    def add_pending(self, event_id: str, event: dict[str, Any]) -> None:
-        """Remember that ``event`` needs an execution (before it is queued for one)."""
+    def add_pending(
+        self, event_id: str, event: dict[str, Any], *, planned_upload: int | None = None
+    ) -> None:
+        """Remember that ``event`` needs an execution (before it is queued for one); the
+        planned upload it comes from is done in the same step."""
         with self._write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO pending_events (event_id, event, received_at,"
                 " owner_host, owner_pid) VALUES (?, ?, ?, ?, ?)",
                 (event_id, _json(event), _utc_now(), self._host, os.getpid()),
+            )
+            if planned_upload is not None:
+                conn.execute("DELETE FROM planned_uploads WHERE upload_id = ?", (planned_upload,))
+
+    def plan_uploads(self, files: list[tuple[str, str]]) -> list[int]:
+        """Remember a batch of ``(source path, object key)`` to upload; their ids, in order."""
+        with self._write() as conn:
+            return [
+                int(
+                    conn.execute(
+                        "INSERT INTO planned_uploads (source, object_key, owner_host, owner_pid)"
+                        " VALUES (?, ?, ?, ?)",
+                        (source, key, self._host, os.getpid()),
+                    ).lastrowid
+                    or 0
+                )
+                for source, key in files
+            ]
+
+    def upload_done(self, upload_id: int) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM planned_uploads WHERE upload_id = ?", (upload_id,))
+
+    def take_orphaned_uploads(self) -> list[tuple[int, str, str]]:
+        """Planned uploads whose runner on this host is gone, now owned by this process:
+        ``(upload id, source path, object key)``."""
+        taken: list[tuple[int, str, str]] = []
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT * FROM planned_uploads WHERE owner_host = ? ORDER BY upload_id",
+                (self._host,),
+            ).fetchall()
+            for row in rows:
+                if _process_alive(row["owner_pid"]):
+                    continue
+                conn.execute(
+                    "UPDATE planned_uploads SET owner_pid = ? WHERE upload_id = ?",
+                    (os.getpid(), row["upload_id"]),
+                )
+                taken.append((row["upload_id"], row["source"], row["object_key"]))
+        return taken
+
+    def drop_unstarted(self) -> None:
+        """Forget this process's uploads and events that never started (a deliberate stop)."""
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM planned_uploads WHERE owner_host = ? AND owner_pid = ?",
+                (self._host, os.getpid()),
+            )
+            conn.execute(
+                "DELETE FROM pending_events WHERE owner_host = ? AND owner_pid = ?"
+                " AND execution_arn IS NULL",
+                (self._host, os.getpid()),
             )
 
     def pending_started(self, event_id: str, execution_arn: str) -> None:

@@ -151,12 +151,17 @@ class Resumed:
 
     executions: list[Future[ExecutionOutcome]]  # one per upload run again
     aborted: list[str]  # ARNs of executions the dead runner left RUNNING, now ABORTED
+    uploaded: int = 0  # files the dead runner was to upload and had not: uploaded now
+    missing: list[str] = field(default_factory=list)  # such files that are gone meanwhile
 
     def summary(self) -> str:
-        return (
-            f"resumed {len(self.executions)} executions"
-            f" ({len(self.aborted)} interrupted mid-run, now ABORTED; the rest not yet started)"
+        text = (
+            f"resumed {len(self.executions)} executions ({len(self.aborted)} interrupted "
+            f"mid-run, now ABORTED; {self.uploaded} for files not uploaded before)"
         )
+        if self.missing:
+            text += f"; {len(self.missing)} file(s) gone meanwhile: " + ", ".join(self.missing)
+        return text
 
 
 @dataclass(frozen=True)
@@ -225,16 +230,25 @@ class LocalPipeline:
         return {local_function_arn(name): step for name, step in steps.items()}
 
     # --- uploading -------------------------------------------------------------------------
-    def upload(self, source: Path | bytes, key: str) -> Upload:
+    def plan_uploads(self, files: list[tuple[Path, str]]) -> list[int]:
+        """Durably note a batch of ``(file, key)`` before uploading it, so a runner killed
+        mid-batch leaves the rest to ``resume``; pass each id to ``upload``."""
+        return self.executions.plan_uploads([(str(path), key) for path, key in files])
+
+    def upload(self, source: Path | bytes, key: str, *, planned: int | None = None) -> Upload:
         """Put a file (or bytes) into the bucket under ``key``; the rule decides what runs."""
         data = Path(source) if not isinstance(source, bytes) else source
         # put_object delivers the event on this thread; the rule's target leaves its future here.
         self._this_upload.started = None
+        self._this_upload.planned = planned
         try:
             stored = self.objects.put_object(self.options.bucket, key, data)
+            if planned is not None:
+                self.executions.upload_done(planned)  # e.g. the rule skipped it
             return Upload(stored, self._this_upload.started)
         finally:
             self._this_upload.started = None
+            self._this_upload.planned = None
 
     def _start_from_event(self, event: dict[str, Any]) -> None:
         """The upload rule's target: start an execution with the event as its input.
@@ -243,7 +257,8 @@ class LocalPipeline:
         leaves it for ``resume``.
         """
         pending_id = str(event.get("id") or uuid.uuid4())
-        self.executions.add_pending(pending_id, event)
+        planned = getattr(self._this_upload, "planned", None)
+        self.executions.add_pending(pending_id, event, planned_upload=planned)
         self._this_upload.started = self._pool.submit(
             self.run_event, event, pending_event_id=pending_id
         )
@@ -270,7 +285,23 @@ class LocalPipeline:
         futures = [
             self._pool.submit(self.run_event, p.event, pending_event_id=p.event_id) for p in pending
         ]
-        return Resumed(futures, aborted)
+        uploaded, missing = self._upload_orphaned_files(futures)
+        return Resumed(futures, aborted, uploaded, missing)
+
+    def _upload_orphaned_files(
+        self, futures: list[Future[ExecutionOutcome]]
+    ) -> tuple[int, list[str]]:
+        uploaded, missing = 0, []
+        for upload_id, source, key in self.executions.take_orphaned_uploads():
+            if not Path(source).is_file():
+                missing.append(source)
+                self.executions.upload_done(upload_id)
+                continue
+            upload = self.upload(Path(source), key, planned=upload_id)
+            uploaded += 1
+            if upload.execution is not None:
+                futures.append(upload.execution)
+        return uploaded, missing
 
     def _abort_abandoned(self, execution: StoredExecution) -> bool:
         arn = execution.execution_arn
@@ -341,8 +372,12 @@ class LocalPipeline:
         return _outcome(result, bucket, key, version)
 
     def cancel_pending(self) -> None:
-        """Start no more executions: drop the queued ones, let the running ones finish."""
+        """Start no more executions: drop the queued ones, let the running ones finish.
+
+        A deliberate stop: what did not start is forgotten, not left for ``resume``.
+        """
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self.executions.drop_unstarted()
 
     def close(self) -> None:
         """Finish the executions already started, then release the files."""

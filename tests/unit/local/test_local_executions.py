@@ -1,0 +1,93 @@
+"""ExecutionStore's crash bookkeeping: planned uploads and pending events left by a dead runner.
+
+A "dead runner" is a real process that has exited: its pid is what the rows carry.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from facepipe.local.executions import _SCHEMA, ExecutionStore
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def hand_to(db: Path, table: str, pid: int) -> None:
+    """Make every row of ``table`` belong to ``pid`` (as if that process had written them)."""
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"UPDATE {table} SET owner_pid = ?", (pid,))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ExecutionStore]:
+    opened = ExecutionStore(tmp_path / "executions.sqlite3")
+    yield opened
+    opened.close()
+
+
+def test_planned_uploads_of_a_live_runner_are_left_alone(store: ExecutionStore) -> None:
+    store.plan_uploads([("/photos/a.jpg", "uploads/a.jpg")])
+
+    assert store.take_orphaned_uploads() == []  # this process is alive
+
+
+def test_a_dead_runners_planned_uploads_are_taken_once_in_order(store: ExecutionStore) -> None:
+    ids = store.plan_uploads([("/p/a.jpg", "uploads/a.jpg"), ("/p/b.jpg", "uploads/b.jpg")])
+    store.upload_done(ids[0])
+    hand_to(store.path, "planned_uploads", dead_pid())
+
+    taken = store.take_orphaned_uploads()
+
+    assert taken == [(ids[1], "/p/b.jpg", "uploads/b.jpg")]
+    assert store.take_orphaned_uploads() == []  # now owned by this (live) process
+
+
+def test_a_pending_event_marks_its_planned_upload_done(store: ExecutionStore) -> None:
+    [upload_id] = store.plan_uploads([("/p/a.jpg", "uploads/a.jpg")])
+
+    store.add_pending("event-1", {"id": "event-1"}, planned_upload=upload_id)
+    hand_to(store.path, "planned_uploads", dead_pid())
+    hand_to(store.path, "pending_events", dead_pid())
+
+    assert store.take_orphaned_uploads() == []
+    assert [p.event_id for p in store.take_orphaned_pending()] == ["event-1"]
+
+
+def test_a_deliberate_stop_forgets_what_did_not_start(store: ExecutionStore) -> None:
+    store.plan_uploads([("/p/a.jpg", "uploads/a.jpg")])
+    store.add_pending("queued", {"id": "queued"})
+    store.add_pending("started", {"id": "started"})
+    store.pending_started("started", "arn:aws:states:us-east-1:123456789012:execution:m:x")
+
+    store.drop_unstarted()
+
+    assert store.pending_count() == 1  # the started one stays until its execution stops
+    hand_to(store.path, "planned_uploads", dead_pid())
+    assert store.take_orphaned_uploads() == []
+
+
+def test_an_older_database_gains_the_newer_tables(tmp_path: Path) -> None:
+    db = tmp_path / "executions.sqlite3"
+    with sqlite3.connect(db) as conn:  # as an earlier facepipe left it: two schema steps
+        for migration in _SCHEMA[:2]:
+            for statement in migration:
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 2")
+
+    upgraded = ExecutionStore(db)
+    try:
+        assert len(upgraded.plan_uploads([("/p/a.jpg", "uploads/a.jpg")])) == 1
+    finally:
+        upgraded.close()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(_SCHEMA)
