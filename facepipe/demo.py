@@ -7,12 +7,14 @@ there, never to an SMTP server, and nothing is downloaded.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 from pathlib import Path
 
 from facepipe import cli
+from facepipe.local.home import DataHome
 from facepipe.samples import sample_images
 
 DEMO_ROOT = Path(".facepipe")
@@ -31,8 +33,27 @@ def main(root: Path = DEMO_ROOT) -> int:
     annotated = home / "annotated"
     print(f"demo home: {home}\nsample images: {', '.join(str(p) for p in images)}\n")
     status = cli.main(["--home", str(home), "run", *map(str, images), "--annotate", str(annotated)])
+    _print_graph(home, "uploads/group.jpg")
     _print_where(home, annotated)
     return status
+
+
+def _print_graph(home: Path, key: str) -> None:
+    """The execution graph of one upload, as the Step Functions console would draw it."""
+    from facepipe.cli_views import print_execution_graph, stdout_console
+    from facepipe.local.executions import ExecutionStore, executions_db_path
+    from facepipe.resources import state_machine_path
+
+    executions = ExecutionStore(executions_db_path(DataHome(home)))
+    try:
+        found = executions.for_image(key)
+        history = executions.history(found[0].execution_arn) if found else []
+    finally:
+        executions.close()
+    if history:
+        definition = json.loads(state_machine_path().read_text(encoding="utf-8"))
+        print()
+        print_execution_graph(stdout_console(), definition, history, f"execution of {key}")
 
 
 def _print_where(home: Path, annotated: Path) -> None:
