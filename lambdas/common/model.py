@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
+
+
+def utc_now() -> datetime:
+    """The steps' default clock (their configs take another in tests)."""
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

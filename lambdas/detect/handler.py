@@ -11,12 +11,13 @@ import functools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from lambdas.common.aws.rekognition import RekognitionDetector
 from lambdas.common.config import choice_env, number_env
 from lambdas.common.faces import summarize_faces
+from lambdas.common.model import utc_now
 from lambdas.common.observability import (
     StepHandler,
     correlate_with_execution,
@@ -26,10 +27,6 @@ from lambdas.common.observability import (
 )
 from lambdas.common.ports import Detector, FaceAttributes
 from lambdas.common.step_input import read_execution_arn, read_image
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

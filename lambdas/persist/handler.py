@@ -12,13 +12,13 @@ import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from lambdas.common.aws.dynamodb import DynamoDbRecordStore
 from lambdas.common.config import required_env
 from lambdas.common.failure import failure_reason
-from lambdas.common.model import FaceRecord, ImageRef
+from lambdas.common.model import FaceRecord, ImageRef, utc_now
 from lambdas.common.observability import (
     StepHandler,
     correlate_with_execution,
@@ -29,10 +29,6 @@ from lambdas.common.observability import (
 from lambdas.common.ordering import DETECTED, FAILED, sortable_sequencer
 from lambdas.common.ports import RecordStore
 from lambdas.common.step_input import read_execution_arn, read_image, read_object
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
