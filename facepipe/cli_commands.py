@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
 def _resume(pipeline: LocalPipeline) -> Resumed:
     """Pick up what a killed runner left, before anything new; say so when there was any."""
     resumed = pipeline.resume()
-    if resumed.executions or resumed.aborted:
+    if resumed.anything:
         print(resumed.summary(), file=sys.stderr)
     return resumed
 

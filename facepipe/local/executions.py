@@ -73,7 +73,8 @@ _SCHEMA = [
         # front, each removed once its upload's event is pending (or the rule skipped it).
         """CREATE TABLE planned_uploads (
             upload_id INTEGER PRIMARY KEY,
-            source TEXT NOT NULL,               -- the file's path
+            source TEXT NOT NULL,               -- the file's absolute path
+            bucket TEXT NOT NULL,
             object_key TEXT NOT NULL,
             owner_host TEXT NOT NULL,
             owner_pid INTEGER NOT NULL
@@ -257,15 +258,16 @@ class ExecutionStore:
             if planned_upload is not None:
                 conn.execute("DELETE FROM planned_uploads WHERE upload_id = ?", (planned_upload,))
 
-    def plan_uploads(self, files: list[tuple[str, str]]) -> list[int]:
-        """Remember a batch of ``(source path, object key)`` to upload; their ids, in order."""
+    def plan_uploads(self, bucket: str, files: list[tuple[str, str]]) -> list[int]:
+        """Remember a batch of ``(source path, object key)`` to upload into ``bucket``;
+        their ids, in order."""
         with self._write() as conn:
             return [
                 int(
                     conn.execute(
-                        "INSERT INTO planned_uploads (source, object_key, owner_host, owner_pid)"
-                        " VALUES (?, ?, ?, ?)",
-                        (source, key, self._host, os.getpid()),
+                        "INSERT INTO planned_uploads (source, bucket, object_key, owner_host,"
+                        " owner_pid) VALUES (?, ?, ?, ?, ?)",
+                        (source, bucket, key, self._host, os.getpid()),
                     ).lastrowid
                     or 0
                 )
@@ -276,14 +278,16 @@ class ExecutionStore:
         with self._write() as conn:
             conn.execute("DELETE FROM planned_uploads WHERE upload_id = ?", (upload_id,))
 
-    def take_orphaned_uploads(self) -> list[tuple[int, str, str]]:
-        """Planned uploads whose runner on this host is gone, now owned by this process:
-        ``(upload id, source path, object key)``."""
+    def take_orphaned_uploads(self, bucket: str) -> list[tuple[int, str, str]]:
+        """Planned uploads into ``bucket`` whose runner on this host is gone, now owned by
+        this process: ``(upload id, source path, object key)``. Those for other buckets wait
+        for a runner of that bucket (this one's upload rule would not match them)."""
         taken: list[tuple[int, str, str]] = []
         with self._write() as conn:
             rows = conn.execute(
-                "SELECT * FROM planned_uploads WHERE owner_host = ? ORDER BY upload_id",
-                (self._host,),
+                "SELECT * FROM planned_uploads WHERE owner_host = ? AND bucket = ?"
+                " ORDER BY upload_id",
+                (self._host, bucket),
             ).fetchall()
             for row in rows:
                 if _process_alive(row["owner_pid"]):

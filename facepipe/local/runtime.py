@@ -41,7 +41,13 @@ from facepipe.local.executions import (
 from facepipe.local.faults import FaultPlan, faults_from_env, with_detector_faults
 from facepipe.local.home import DataHome
 from facepipe.local.notifier import notifier_from_env
-from facepipe.local.objectstore import LocalObjectStore, StoredObject
+from facepipe.local.objectstore import (
+    InvalidObjectName,
+    LocalObjectStore,
+    StoredObject,
+    validate_bucket_name,
+    validate_key,
+)
 from facepipe.local.recordstore import SqliteRecordStore
 from facepipe.local.undelivered import KeepingUnsent, UndeliveredMail
 from facepipe.resources import state_machine_path
@@ -152,16 +158,23 @@ class Resumed:
     executions: list[Future[ExecutionOutcome]]  # one per upload run again
     aborted: list[str]  # ARNs of executions the dead runner left RUNNING, now ABORTED
     uploaded: int = 0  # files the dead runner was to upload and had not: uploaded now
-    missing: list[str] = field(default_factory=list)  # such files that are gone meanwhile
+    # Such files that could not be uploaded now (gone meanwhile, unreadable), with why.
+    not_uploaded: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         text = (
             f"resumed {len(self.executions)} executions ({len(self.aborted)} interrupted "
             f"mid-run, now ABORTED; {self.uploaded} for files not uploaded before)"
         )
-        if self.missing:
-            text += f"; {len(self.missing)} file(s) gone meanwhile: " + ", ".join(self.missing)
+        if self.not_uploaded:
+            text += f"; {len(self.not_uploaded)} file(s) could not be uploaded: " + ", ".join(
+                self.not_uploaded
+            )
         return text
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.executions or self.aborted or self.not_uploaded)
 
 
 @dataclass(frozen=True)
@@ -232,8 +245,17 @@ class LocalPipeline:
     # --- uploading -------------------------------------------------------------------------
     def plan_uploads(self, files: list[tuple[Path, str]]) -> list[int]:
         """Durably note a batch of ``(file, key)`` before uploading it, so a runner killed
-        mid-batch leaves the rest to ``resume``; pass each id to ``upload``."""
-        return self.executions.plan_uploads([(str(path), key) for path, key in files])
+        mid-batch leaves the rest to ``resume``; pass each id to ``upload``.
+
+        Names S3 would refuse are refused here, before anything is noted: a leftover that
+        can never be uploaded would otherwise stand in front of every later run.
+        """
+        validate_bucket_name(self.options.bucket)
+        for _, key in files:
+            validate_key(key)
+        # Absolute paths: a resume may start from another folder.
+        noted = [(str(path.resolve()), key) for path, key in files]
+        return self.executions.plan_uploads(self.options.bucket, noted)
 
     def upload(self, source: Path | bytes, key: str, *, planned: int | None = None) -> Upload:
         """Put a file (or bytes) into the bucket under ``key``; the rule decides what runs."""
@@ -285,23 +307,27 @@ class LocalPipeline:
         futures = [
             self._pool.submit(self.run_event, p.event, pending_event_id=p.event_id) for p in pending
         ]
-        uploaded, missing = self._upload_orphaned_files(futures)
-        return Resumed(futures, aborted, uploaded, missing)
+        uploaded, not_uploaded = self._upload_orphaned_files(futures)
+        return Resumed(futures, aborted, uploaded, not_uploaded)
 
     def _upload_orphaned_files(
         self, futures: list[Future[ExecutionOutcome]]
     ) -> tuple[int, list[str]]:
-        uploaded, missing = 0, []
-        for upload_id, source, key in self.executions.take_orphaned_uploads():
-            if not Path(source).is_file():
-                missing.append(source)
+        """Upload the files a dead runner had noted and not uploaded; ``(uploaded, not
+        uploaded with why)``. Each is done either way, so none blocks later runs."""
+        uploaded, not_uploaded = 0, []
+        for upload_id, source, key in self.executions.take_orphaned_uploads(self.options.bucket):
+            try:
+                upload = self.upload(Path(source), key, planned=upload_id)
+            except (OSError, InvalidObjectName) as error:
+                reason = error.strerror if isinstance(error, OSError) else str(error)
+                not_uploaded.append(f"{source} ({reason or error})")
                 self.executions.upload_done(upload_id)
                 continue
-            upload = self.upload(Path(source), key, planned=upload_id)
             uploaded += 1
             if upload.execution is not None:
                 futures.append(upload.execution)
-        return uploaded, missing
+        return uploaded, not_uploaded
 
     def _abort_abandoned(self, execution: StoredExecution) -> bool:
         arn = execution.execution_arn

@@ -15,6 +15,8 @@ import pytest
 
 from facepipe.local.executions import _SCHEMA, ExecutionStore
 
+BUCKET = "facepipe-uploads"
+
 
 def dead_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -36,35 +38,45 @@ def store(tmp_path: Path) -> Iterator[ExecutionStore]:
 
 
 def test_planned_uploads_of_a_live_runner_are_left_alone(store: ExecutionStore) -> None:
-    store.plan_uploads([("/photos/a.jpg", "uploads/a.jpg")])
+    store.plan_uploads(BUCKET, [("/photos/a.jpg", "uploads/a.jpg")])
 
-    assert store.take_orphaned_uploads() == []  # this process is alive
+    assert store.take_orphaned_uploads(BUCKET) == []  # this process is alive
 
 
 def test_a_dead_runners_planned_uploads_are_taken_once_in_order(store: ExecutionStore) -> None:
-    ids = store.plan_uploads([("/p/a.jpg", "uploads/a.jpg"), ("/p/b.jpg", "uploads/b.jpg")])
+    ids = store.plan_uploads(BUCKET, [("/p/a.jpg", "uploads/a.jpg"), ("/p/b.jpg", "uploads/b.jpg")])
     store.upload_done(ids[0])
     hand_to(store.path, "planned_uploads", dead_pid())
 
-    taken = store.take_orphaned_uploads()
+    taken = store.take_orphaned_uploads(BUCKET)
 
     assert taken == [(ids[1], "/p/b.jpg", "uploads/b.jpg")]
-    assert store.take_orphaned_uploads() == []  # now owned by this (live) process
+    assert store.take_orphaned_uploads(BUCKET) == []  # now owned by this (live) process
+
+
+def test_a_dead_runners_uploads_into_another_bucket_wait_for_that_bucket(
+    store: ExecutionStore,
+) -> None:
+    [upload_id] = store.plan_uploads("other-bucket", [("/p/a.jpg", "uploads/a.jpg")])
+    hand_to(store.path, "planned_uploads", dead_pid())
+
+    assert store.take_orphaned_uploads(BUCKET) == []
+    assert store.take_orphaned_uploads("other-bucket") == [(upload_id, "/p/a.jpg", "uploads/a.jpg")]
 
 
 def test_a_pending_event_marks_its_planned_upload_done(store: ExecutionStore) -> None:
-    [upload_id] = store.plan_uploads([("/p/a.jpg", "uploads/a.jpg")])
+    [upload_id] = store.plan_uploads(BUCKET, [("/p/a.jpg", "uploads/a.jpg")])
 
     store.add_pending("event-1", {"id": "event-1"}, planned_upload=upload_id)
     hand_to(store.path, "planned_uploads", dead_pid())
     hand_to(store.path, "pending_events", dead_pid())
 
-    assert store.take_orphaned_uploads() == []
+    assert store.take_orphaned_uploads(BUCKET) == []
     assert [p.event_id for p in store.take_orphaned_pending()] == ["event-1"]
 
 
 def test_a_deliberate_stop_forgets_what_did_not_start(store: ExecutionStore) -> None:
-    store.plan_uploads([("/p/a.jpg", "uploads/a.jpg")])
+    store.plan_uploads(BUCKET, [("/p/a.jpg", "uploads/a.jpg")])
     store.add_pending("queued", {"id": "queued"})
     store.add_pending("started", {"id": "started"})
     store.pending_started("started", "arn:aws:states:us-east-1:123456789012:execution:m:x")
@@ -73,7 +85,7 @@ def test_a_deliberate_stop_forgets_what_did_not_start(store: ExecutionStore) -> 
 
     assert store.pending_count() == 1  # the started one stays until its execution stops
     hand_to(store.path, "planned_uploads", dead_pid())
-    assert store.take_orphaned_uploads() == []
+    assert store.take_orphaned_uploads(BUCKET) == []
 
 
 def test_an_older_database_gains_the_newer_tables(tmp_path: Path) -> None:
@@ -86,7 +98,7 @@ def test_an_older_database_gains_the_newer_tables(tmp_path: Path) -> None:
 
     upgraded = ExecutionStore(db)
     try:
-        assert len(upgraded.plan_uploads([("/p/a.jpg", "uploads/a.jpg")])) == 1
+        assert len(upgraded.plan_uploads(BUCKET, [("/p/a.jpg", "uploads/a.jpg")])) == 1
     finally:
         upgraded.close()
     with sqlite3.connect(db) as conn:

@@ -1,0 +1,89 @@
+"""What ``resume`` does with the files a dead runner had noted and not uploaded.
+
+The "dead runner" is a real process that has exited: its pid is written into the rows, as
+if it had planned the batch and been killed before uploading the rest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from facepipe.local.executions import executions_db_path
+from facepipe.local.home import DataHome
+from facepipe.local.objectstore import InvalidObjectName
+from facepipe.local.runtime import LocalPipeline, PipelineOptions
+from facepipe.samples import NO_FACES, PORTRAIT, sample_images
+
+MAIL_ENV = {"FACEPIPE_EMAIL_TO": "alice@example.com", "FACEPIPE_EMAIL_FROM": "pipe@example.com"}
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return {path.name: path for path in sample_images(tmp_path_factory.mktemp("samples"))}
+
+
+def pipeline(home: DataHome) -> LocalPipeline:
+    return LocalPipeline(home, PipelineOptions(detector="yunet", workers=1), environ=MAIL_ENV)
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def leave_to_a_dead_runner(home: DataHome) -> None:
+    with sqlite3.connect(executions_db_path(home)) as conn:
+        conn.execute("UPDATE planned_uploads SET owner_pid = ?", (dead_pid(),))
+
+
+def test_resume_uploads_the_rest_says_what_it_could_not_and_leaves_nothing_behind(
+    tmp_path: Path, samples: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in (PORTRAIT, NO_FACES):
+        shutil.copy(samples[name], photos / name)
+    (photos / "gone.jpg").write_bytes(samples[NO_FACES].read_bytes())
+    home = DataHome(tmp_path / "home")
+    monkeypatch.chdir(tmp_path)  # the batch is noted with relative paths
+    relative = [Path("photos") / name for name in (PORTRAIT, NO_FACES, "gone.jpg")]
+    with pipeline(home) as first:
+        first.plan_uploads([(path, f"uploads/{path.name}") for path in relative])
+    leave_to_a_dead_runner(home)
+    (photos / "gone.jpg").unlink()
+    monkeypatch.chdir(tmp_path / "photos")  # resumed from elsewhere
+
+    with pipeline(home) as second:
+        resumed = second.resume()
+        outcomes = [future.result(timeout=120) for future in resumed.executions]
+        again = second.resume()
+
+    assert resumed.uploaded == 2
+    assert resumed.not_uploaded == [f"{photos / 'gone.jpg'} (No such file or directory)"]
+    assert "1 file(s) could not be uploaded: " in resumed.summary()
+    assert sorted((o.key, o.status) for o in outcomes) == [
+        (f"uploads/{NO_FACES}", "SUCCEEDED"),
+        (f"uploads/{PORTRAIT}", "SUCCEEDED"),
+    ]
+    assert not again.anything  # nothing left to stand in front of later runs
+
+
+def test_a_name_s3_would_refuse_is_refused_before_the_batch_is_noted(
+    tmp_path: Path, samples: dict[str, Path]
+) -> None:
+    home = DataHome(tmp_path / "home")
+    with pipeline(home) as runner, pytest.raises(InvalidObjectName, match="object key"):
+        runner.plan_uploads(
+            [(samples[PORTRAIT], "uploads/ok.jpg"), (samples[NO_FACES], "u/" + "x" * 1100)]
+        )
+    leave_to_a_dead_runner(home)
+
+    with pipeline(home) as later:
+        assert not later.resume().anything
