@@ -39,6 +39,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _percentage(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="facepipe",
@@ -97,7 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     detect = commands.add_parser("detect", help="the face detector alone, as DetectFaces answers")
     detect.add_argument("images", nargs="+", metavar="IMAGE")
     detect.add_argument("--detector", default="auto", help="auto, mtcnn, yunet or haar")
-    detect.add_argument("--attributes", choices=("DEFAULT", "ALL"), default="DEFAULT")
+    detect.add_argument(
+        "--attributes",
+        choices=("DEFAULT", "ALL"),
+        default="DEFAULT",
+        help="offline, ALL gives the DEFAULT fields (no local model estimates age, emotions...)",
+    )
     detect.add_argument("--json", action="store_true")
     from facepipe.console.cli import add_console_commands  # argparse only: stays cheap
 
@@ -112,6 +127,19 @@ def _add_pipeline_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
     command.add_argument("--detector", default="auto", help="auto, mtcnn, yunet or haar")
     command.add_argument("--bucket", default=None, help="local bucket name")
+    command.add_argument(
+        "--min-confidence",
+        type=_percentage,
+        default=None,
+        help="faces below this confidence are left out (default: $MIN_CONFIDENCE, else 90)",
+    )
+    command.add_argument(
+        "--attributes",
+        choices=("DEFAULT", "ALL"),
+        default=None,
+        help="DetectFaces attributes (default: $FACE_ATTRIBUTES, else DEFAULT); offline, ALL "
+        "gives the DEFAULT fields: no local model estimates age, emotions and the like",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

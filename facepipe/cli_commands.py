@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from facepipe.local.runtime import (
     accepted_key_patterns,
     route_step_logs,
 )
+from lambdas.detect.handler import DetectConfig
 
 PROGRESS_THRESHOLD = 3  # a progress bar only for more images than this
 NOT_STARTED = "NOT_STARTED"  # uploaded, but Ctrl-C came before its execution started
@@ -75,8 +76,16 @@ def _pipeline(args: argparse.Namespace) -> LocalPipeline:
 
     route_step_logs(logging.INFO if args.verbose else logging.WARNING)
     get_finder(args.detector)  # an unknown or missing detector is a usage error, up front
+    detect = DetectConfig.from_env(os.environ)  # as the detect Lambda reads its settings
+    if args.min_confidence is not None:
+        detect = replace(detect, min_confidence=args.min_confidence)
+    if args.attributes is not None:
+        detect = replace(detect, attributes=args.attributes)
     options = PipelineOptions(
-        bucket=args.bucket or DEFAULT_BUCKET, detector=args.detector, workers=args.workers
+        bucket=args.bucket or DEFAULT_BUCKET,
+        detector=args.detector,
+        workers=args.workers,
+        detect=detect,
     )
     return LocalPipeline(_home(args), options)
 

@@ -98,7 +98,8 @@ class PipelineOptions:
     bucket: str = DEFAULT_BUCKET
     detector: str = "auto"
     workers: int = field(default_factory=default_workers)
-    detect: DetectConfig = field(default_factory=DetectConfig)
+    # FACE_ATTRIBUTES and MIN_CONFIDENCE, as the detect Lambda reads them.
+    detect: DetectConfig = field(default_factory=lambda: DetectConfig.from_env(os.environ))
     persist: PersistConfig = field(default_factory=PersistConfig)
     notify: NotifyConfig = field(
         default_factory=lambda: NotifyConfig(execution_url=local_execution_reference)

@@ -219,3 +219,33 @@ def test_records_and_outbox_tables_for_people(facepipe: Cli, samples: dict[str, 
     assert "DETECTED" in records_out and "yes" in records_out  # emailed
     assert "1 face found in" in outbox_out and "alice@example.com" in outbox_out
     assert f"outbox: {facepipe.home / 'outbox'}" in outbox_out
+
+
+def test_min_confidence_and_attributes_come_from_the_lambdas_variables_or_the_flags(
+    facepipe: Cli, samples: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIN_CONFIDENCE", "80")
+    monkeypatch.setenv("FACE_ATTRIBUTES", "ALL")
+    facepipe("run", str(samples[PORTRAIT]))
+    facepipe("run", str(samples[GROUP]), "--min-confidence", "99.99", "--attributes", "DEFAULT")
+
+    _, shown = facepipe.json("show", f"uploads/{PORTRAIT}")
+    detection = shown["execution"]["output"]["detection"]
+    assert (detection["minConfidence"], detection["attributes"]) == (80.0, "ALL")
+    _, shown = facepipe.json("show", f"uploads/{GROUP}")
+    detection = shown["execution"]["output"]["detection"]
+    assert (detection["minConfidence"], detection["attributes"]) == (99.99, "DEFAULT")
+    assert all(face["confidence"] >= 99.99 for face in detection["faces"])
+
+
+def test_a_bad_min_confidence_is_refused(
+    facepipe: Cli, samples: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIN_CONFIDENCE", "lots")
+
+    status, out, err = facepipe("run", str(samples[PORTRAIT]))
+
+    assert (status, out) == (2, "")
+    assert "MIN_CONFIDENCE" in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        facepipe("run", str(samples[PORTRAIT]), "--min-confidence", "120")
