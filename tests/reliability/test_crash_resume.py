@@ -114,7 +114,8 @@ def test_kill_9_mid_batch_then_resume(tmp_path: Path) -> None:
     executions = ExecutionStore(db)
     try:
         stored = records.list_records(limit=10 * IMAGES)
-        statuses = Counter(e.status for e in executions.list_executions(limit=10 * IMAGES))
+        ran = executions.list_executions(limit=10 * IMAGES)
+        statuses = Counter(e.status for e in ran)
         assert executions.pending_count() == 0
     finally:
         records.close()
@@ -128,6 +129,14 @@ def test_kill_9_mid_batch_then_resume(tmp_path: Path) -> None:
     ]
     with_faces = {f"facepipe-uploads/{r.key}#{r.version_id}" for r in stored if r.face_count}
     assert len(emails) == len(set(emails)) and set(emails) == with_faces
+    # The outbox would drop a second copy on its own: the claims alone must hold sends to
+    # one per version among the executions that ended (a killed one may have sent first).
+    sent = Counter(
+        f"{e.bucket}/{e.image_key}#{e.version_id}"
+        for e in ran
+        if e.status == "SUCCEEDED" and (e.output.get("notification") or {}).get("sent")
+    )
+    assert set(sent.values()) <= {1} and set(sent) <= with_faces
     assert all(r.notified_at for r in stored if r.face_count)
     for database in home.rglob("*.sqlite3"):
         assert integrity(database) == "ok", database

@@ -104,6 +104,13 @@ def test_offline_duplicates_and_reversed_pairs(tmp_path: Path, samples: dict[str
         for path in (home.outbox / "new").iterdir()
     ]
     assert sorted(emails) == sorted(with_faces)  # one each, none for a no-face version
+    # The outbox would drop a second copy on its own: the claims alone must hold sends to one.
+    sent = Counter(
+        f"{e.bucket}/{e.image_key}#{e.version_id}"
+        for e in executions
+        if (e.output.get("notification") or {}).get("sent")
+    )
+    assert sorted(sent.elements()) == sorted(with_faces)
     assert all(r.notified_at for r in records if r.face_count)
     print(f"{len(executions)} executions, {len(records)} records, {len(emails)} emails")
 
