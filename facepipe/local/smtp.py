@@ -1,7 +1,8 @@
 """Sending the face email by SMTP, when ``FACEPIPE_SMTP_URL`` or ``FACEPIPE_SMTP_HOST`` says so.
 
 ``smtp://user:pass@host:587?starttls=1`` (STARTTLS), ``smtps://user:pass@host:465`` (TLS from
-the start), or ``smtp://host:25`` (plain, e.g. a local relay). Equivalent separate variables:
+the start), or ``smtp://host:25`` (plain, e.g. a local relay). A login without TLS is refused
+unless the server is on this machine: it would send the password in clear text. Equivalent separate variables:
 ``FACEPIPE_SMTP_HOST``, ``_PORT``, ``_STARTTLS``, ``_SSL``, ``_USER``, ``_PASSWORD``;
 ``FACEPIPE_SMTP_CA_FILE`` trusts a private CA.
 """
@@ -9,6 +10,7 @@ the start), or ``smtp://host:25`` (plain, e.g. a local relay). Equivalent separa
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import smtplib
 import ssl
@@ -41,6 +43,14 @@ class SmtpSettings:
     password: str | None = None
     timeout: float = 10.0
     ca_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.username and self.security == "none" and not _is_loopback(self.host):
+            raise ConfigurationError(
+                f"SMTP login to {self.host} without TLS would send the password in clear "
+                "text: use smtps:// (port 465) or ?starttls=1 (FACEPIPE_SMTP_SSL or "
+                "FACEPIPE_SMTP_STARTTLS), or a relay without login"
+            )
 
     def __repr__(self) -> str:  # never show the password in logs or tracebacks
         return (
@@ -105,6 +115,16 @@ class SmtpSettings:
             password=env.get("FACEPIPE_SMTP_PASSWORD") or None,
             ca_file=ca_file,
         )
+
+
+def _is_loopback(host: str) -> bool:
+    """This machine only (a local relay): a clear-text login does not leave it."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _flag(text: str, where: str) -> bool:

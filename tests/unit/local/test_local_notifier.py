@@ -123,6 +123,8 @@ def test_an_injected_outage_raises_the_retryable_error_and_writes_nothing(tmp_pa
         ("smtp://localhost", SmtpSettings("localhost", 25)),
         ("smtp://localhost:2525?timeout=3", SmtpSettings("localhost", 2525, timeout=3.0)),
         ("smtp://relay?starttls=true", SmtpSettings("relay", 587, "starttls")),
+        # A login without TLS stays on this machine only.
+        ("smtp://u:p@127.0.0.1:2525", SmtpSettings("127.0.0.1", 2525, username="u", password="p")),
     ],
 )
 def test_smtp_urls(url: str, expected: SmtpSettings):
@@ -138,6 +140,7 @@ def test_smtp_urls(url: str, expected: SmtpSettings):
         ("smtps://host?starttls=1", "exclude each other"),
         ("smtp://host?starttls=maybe", "must be 1 or 0"),
         ("smtp://host?timeout=-1", "must be positive"),
+        ("smtp://user:pass@mail.example.com:587", "password in clear text"),
     ],
 )
 def test_bad_smtp_urls_say_what_is_wrong(url: str, message: str):
@@ -146,7 +149,7 @@ def test_bad_smtp_urls_say_what_is_wrong(url: str, message: str):
 
 
 def test_the_password_never_shows_in_the_settings_repr():
-    settings = SmtpSettings.from_url("smtp://user:hunter2@host")
+    settings = SmtpSettings.from_url("smtps://user:hunter2@host")
     assert "hunter2" not in repr(settings)
 
 
@@ -163,6 +166,8 @@ def test_separate_variables_are_the_same_as_a_url():
     assert SmtpSettings.from_env({}) is None
     with pytest.raises(ConfigurationError, match="FACEPIPE_SMTP_PORT must be a number"):
         SmtpSettings.from_env({"FACEPIPE_SMTP_HOST": "h", "FACEPIPE_SMTP_PORT": "smtp"})
+    with pytest.raises(ConfigurationError, match="password in clear text"):
+        SmtpSettings.from_env({"FACEPIPE_SMTP_HOST": "mail.example.com", "FACEPIPE_SMTP_USER": "u"})
 
 
 def test_addresses_from_env_with_defaults_and_errors():
