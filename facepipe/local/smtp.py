@@ -3,8 +3,8 @@
 ``smtp://user:pass@host:587?starttls=1`` (STARTTLS), ``smtps://user:pass@host:465`` (TLS from
 the start), or ``smtp://host:25`` (plain, e.g. a local relay). A login without TLS is refused
 unless the server is on this machine: it would send the password in clear text. Equivalent
-separate variables: ``FACEPIPE_SMTP_HOST``, ``_PORT``, ``_STARTTLS``, ``_SSL``, ``_USER``, ``_PASSWORD``;
-``FACEPIPE_SMTP_CA_FILE`` trusts a private CA.
+separate variables: ``FACEPIPE_SMTP_HOST``, ``_PORT``, ``_STARTTLS``, ``_SSL``, ``_USER``,
+``_PASSWORD``; ``FACEPIPE_SMTP_CA_FILE`` trusts a private CA.
 """
 
 from __future__ import annotations
