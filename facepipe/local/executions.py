@@ -2,15 +2,15 @@
 
 Each history event is written as the engine records it (``on_event``), so another process
 (the console, ``facepipe show``) sees a running execution grow. A row stays RUNNING until
-``finish``; ``abandoned`` finds RUNNING rows whose owning process is gone (killed), which
-is what a later resume has to pick up.
+``finish``; ``abandoned`` finds RUNNING rows whose runner is gone (killed), which is what a
+later resume has to pick up. Each store is a runner, alive while it holds its lock
+(``facepipe.local.runners``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from facepipe.local.database import Database
+from facepipe.local.runners import RunnerLease, runner_alive, sweep_dead
 
 if TYPE_CHECKING:
     from facepipe.engine import ExecutionResult
@@ -44,8 +45,8 @@ _SCHEMA = [
             output TEXT,                        -- JSON, when SUCCEEDED
             error TEXT,
             cause TEXT,
-            owner_host TEXT NOT NULL,           -- who runs it, to find ones left by a crash
-            owner_pid INTEGER NOT NULL
+            owner_runner TEXT NOT NULL,         -- who runs it, to find ones left by a crash
+            owner_pid INTEGER NOT NULL          -- that runner's process, for messages
         )""",
         "CREATE INDEX executions_by_image ON executions (image_key, version_id, start_date)",
         "CREATE INDEX executions_by_status ON executions (status, start_date)",
@@ -64,7 +65,7 @@ _SCHEMA = [
             event TEXT NOT NULL,                -- JSON: the execution's input
             received_at TEXT NOT NULL,
             execution_arn TEXT,                 -- once its execution has started
-            owner_host TEXT NOT NULL,
+            owner_runner TEXT NOT NULL,
             owner_pid INTEGER NOT NULL
         )""",
     ),
@@ -76,7 +77,7 @@ _SCHEMA = [
             source TEXT NOT NULL,               -- the file's absolute path
             bucket TEXT NOT NULL,
             object_key TEXT NOT NULL,
-            owner_host TEXT NOT NULL,
+            owner_runner TEXT NOT NULL,
             owner_pid INTEGER NOT NULL
         )""",
     ),
@@ -103,7 +104,7 @@ class StoredExecution:
     output: Any
     error: str | None
     cause: str | None
-    owner_host: str
+    owner_runner: str
     owner_pid: int
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,7 +141,9 @@ class ExecutionStore:
 
     def __init__(self, path: Path) -> None:
         self._db = Database(path, _SCHEMA, name="executions")
-        self._host = socket.gethostname()
+        self._runners = path.parent / "runners"
+        sweep_dead(self._runners)
+        self._lease = RunnerLease(self._runners)
         # Workers of this process queue here rather than in SQLite's busy handler, which
         # sleeps for milliseconds at a time; other processes still meet SQLite's lock.
         self._write_lock = threading.Lock()
@@ -149,8 +152,17 @@ class ExecutionStore:
     def path(self) -> Path:
         return self._db.path
 
+    @property
+    def runner_id(self) -> str:
+        """This store's runner: rows it writes are its until it is gone."""
+        return self._lease.id
+
     def close(self) -> None:
         self._db.close()
+        self._lease.release()
+
+    def _gone(self, runner_id: str) -> bool:
+        return runner_id != self._lease.id and not runner_alive(self._runners, runner_id)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -173,7 +185,7 @@ class ExecutionStore:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO executions (execution_arn, name, state_machine_arn, bucket,"
-                " image_key, version_id, status, start_date, input, owner_host, owner_pid)"
+                " image_key, version_id, status, start_date, input, owner_runner, owner_pid)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     execution_arn,
@@ -185,7 +197,7 @@ class ExecutionStore:
                     RUNNING,
                     start_date.isoformat(),
                     _json(input),
-                    self._host,
+                    self._lease.id,
                     os.getpid(),
                 ),
             )
@@ -252,8 +264,8 @@ class ExecutionStore:
         with self._write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO pending_events (event_id, event, received_at,"
-                " owner_host, owner_pid) VALUES (?, ?, ?, ?, ?)",
-                (event_id, _json(event), _utc_now(), self._host, os.getpid()),
+                " owner_runner, owner_pid) VALUES (?, ?, ?, ?, ?)",
+                (event_id, _json(event), _utc_now(), self._lease.id, os.getpid()),
             )
             if planned_upload is not None:
                 conn.execute("DELETE FROM planned_uploads WHERE upload_id = ?", (planned_upload,))
@@ -265,9 +277,9 @@ class ExecutionStore:
             return [
                 int(
                     conn.execute(
-                        "INSERT INTO planned_uploads (source, bucket, object_key, owner_host,"
+                        "INSERT INTO planned_uploads (source, bucket, object_key, owner_runner,"
                         " owner_pid) VALUES (?, ?, ?, ?, ?)",
-                        (source, bucket, key, self._host, os.getpid()),
+                        (source, bucket, key, self._lease.id, os.getpid()),
                     ).lastrowid
                     or 0
                 )
@@ -279,37 +291,34 @@ class ExecutionStore:
             conn.execute("DELETE FROM planned_uploads WHERE upload_id = ?", (upload_id,))
 
     def take_orphaned_uploads(self, bucket: str) -> list[tuple[int, str, str]]:
-        """Planned uploads into ``bucket`` whose runner on this host is gone, now owned by
-        this process: ``(upload id, source path, object key)``. Those for other buckets wait
-        for a runner of that bucket (this one's upload rule would not match them)."""
+        """Planned uploads into ``bucket`` whose runner is gone, now this runner's:
+        ``(upload id, source path, object key)``. Those for other buckets wait for a
+        runner of that bucket (this one's upload rule would not match them)."""
         taken: list[tuple[int, str, str]] = []
         with self._write() as conn:
             rows = conn.execute(
-                "SELECT * FROM planned_uploads WHERE owner_host = ? AND bucket = ?"
-                " ORDER BY upload_id",
-                (self._host, bucket),
+                "SELECT * FROM planned_uploads WHERE bucket = ? ORDER BY upload_id", (bucket,)
             ).fetchall()
             for row in rows:
-                if _process_alive(row["owner_pid"]):
+                if not self._gone(row["owner_runner"]):
                     continue
-                conn.execute(
-                    "UPDATE planned_uploads SET owner_pid = ? WHERE upload_id = ?",
-                    (os.getpid(), row["upload_id"]),
-                )
+                self._take(conn, "planned_uploads", "upload_id", row["upload_id"])
                 taken.append((row["upload_id"], row["source"], row["object_key"]))
         return taken
 
+    def _take(self, conn: sqlite3.Connection, table: str, key: str, value: object) -> None:
+        conn.execute(
+            f"UPDATE {table} SET owner_runner = ?, owner_pid = ? WHERE {key} = ?",
+            (self._lease.id, os.getpid(), value),
+        )
+
     def drop_unstarted(self) -> None:
-        """Forget this process's uploads and events that never started (a deliberate stop)."""
+        """Forget this runner's uploads and events that never started (a deliberate stop)."""
         with self._write() as conn:
+            conn.execute("DELETE FROM planned_uploads WHERE owner_runner = ?", (self._lease.id,))
             conn.execute(
-                "DELETE FROM planned_uploads WHERE owner_host = ? AND owner_pid = ?",
-                (self._host, os.getpid()),
-            )
-            conn.execute(
-                "DELETE FROM pending_events WHERE owner_host = ? AND owner_pid = ?"
-                " AND execution_arn IS NULL",
-                (self._host, os.getpid()),
+                "DELETE FROM pending_events WHERE owner_runner = ? AND execution_arn IS NULL",
+                (self._lease.id,),
             )
 
     def pending_started(self, event_id: str, execution_arn: str) -> None:
@@ -328,24 +337,16 @@ class ExecutionStore:
         return int(row[0])
 
     def take_orphaned_pending(self) -> list[PendingEvent]:
-        """Pending events whose runner on this host is gone, now owned by this process."""
-        rows = self._db.connection().execute(
-            "SELECT event_id, owner_pid FROM pending_events WHERE owner_host = ?", (self._host,)
-        )
-        orphans = [row["event_id"] for row in rows if not _process_alive(row["owner_pid"])]
+        """Pending events whose runner is gone, now this runner's."""
         taken: list[PendingEvent] = []
         with self._write() as conn:
-            for event_id in orphans:
-                row = conn.execute(
-                    "SELECT * FROM pending_events WHERE event_id = ?", (event_id,)
-                ).fetchone()
-                if row is None or _process_alive(row["owner_pid"]):
-                    continue  # another resumer took it first
-                conn.execute(
-                    "UPDATE pending_events SET owner_pid = ? WHERE event_id = ?",
-                    (os.getpid(), event_id),
+            for row in conn.execute("SELECT * FROM pending_events").fetchall():
+                if not self._gone(row["owner_runner"]):
+                    continue
+                self._take(conn, "pending_events", "event_id", row["event_id"])
+                taken.append(
+                    PendingEvent(row["event_id"], json.loads(row["event"]), row["execution_arn"])
                 )
-                taken.append(PendingEvent(event_id, json.loads(row["event"]), row["execution_arn"]))
         return taken
 
     def abort(self, execution_arn: str, *, error: str, cause: str) -> bool:
@@ -416,13 +417,9 @@ class ExecutionStore:
         return [_execution(row) for row in rows]
 
     def abandoned(self) -> list[StoredExecution]:
-        """RUNNING executions whose process on this host is gone: left by a crash or kill."""
+        """RUNNING executions whose runner is gone: left by a crash or kill."""
         running = self.list_executions(limit=1_000_000, status=RUNNING)
-        return [
-            found
-            for found in running
-            if found.owner_host == self._host and not _process_alive(found.owner_pid)
-        ]
+        return [found for found in running if self._gone(found.owner_runner)]
 
 
 @dataclass(frozen=True)
@@ -477,16 +474,6 @@ class HistoryWriter:
             self._pending = []
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 def _execution(row: Any) -> StoredExecution:
     return StoredExecution(
         execution_arn=row["execution_arn"],
@@ -502,6 +489,6 @@ def _execution(row: Any) -> StoredExecution:
         output=json.loads(row["output"]) if row["output"] is not None else None,
         error=row["error"],
         cause=row["cause"],
-        owner_host=row["owner_host"],
+        owner_runner=row["owner_runner"],
         owner_pid=row["owner_pid"],
     )

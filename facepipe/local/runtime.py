@@ -288,7 +288,7 @@ class LocalPipeline:
 
     # --- resuming after a crash ------------------------------------------------------------
     def resume(self) -> Resumed:
-        """Run again what a killed runner on this host left: its pending uploads, including
+        """Run again what a killed runner of this data home left: its pending uploads, including
         the executions it left RUNNING (each marked ABORTED first, its email claim released).
 
         Safe because persist is idempotent and order-safe, and the local notifier delivers

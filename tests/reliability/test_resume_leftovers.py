@@ -32,15 +32,19 @@ def pipeline(home: DataHome) -> LocalPipeline:
     return LocalPipeline(home, PipelineOptions(detector="yunet", workers=1), environ=MAIL_ENV)
 
 
-def dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
 def leave_to_a_dead_runner(home: DataHome) -> None:
-    with sqlite3.connect(executions_db_path(home)) as conn:
-        conn.execute("UPDATE planned_uploads SET owner_pid = ?", (dead_pid(),))
+    """Hand the noted uploads to a runner that exited without releasing its lease."""
+    code = "import sys; from pathlib import Path; from facepipe.local.runners import RunnerLease"
+    code += "; print(RunnerLease(Path(sys.argv[1])).id)"
+    db = executions_db_path(home)
+    dead = subprocess.run(
+        [sys.executable, "-c", code, str(db.parent / "runners")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE planned_uploads SET owner_runner = ?", (dead,))
 
 
 def test_resume_uploads_the_rest_says_what_it_could_not_and_leaves_nothing_behind(

@@ -18,16 +18,20 @@ from facepipe.local.executions import _SCHEMA, ExecutionStore
 BUCKET = "facepipe-uploads"
 
 
-def dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
+def dead_runner(store: ExecutionStore) -> str:
+    """The id of a runner of ``store``'s data home that has exited without releasing."""
+    code = "import sys; from pathlib import Path; from facepipe.local.runners import RunnerLease"
+    code += "; print(RunnerLease(Path(sys.argv[1])).id)"
+    folder = str(store.path.parent / "runners")
+    return subprocess.run(
+        [sys.executable, "-c", code, folder], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
-def hand_to(db: Path, table: str, pid: int) -> None:
-    """Make every row of ``table`` belong to ``pid`` (as if that process had written them)."""
+def hand_to(db: Path, table: str, runner_id: str) -> None:
+    """Make every row of ``table`` belong to ``runner_id`` (as if it had written them)."""
     with sqlite3.connect(db) as conn:
-        conn.execute(f"UPDATE {table} SET owner_pid = ?", (pid,))
+        conn.execute(f"UPDATE {table} SET owner_runner = ?", (runner_id,))
 
 
 @pytest.fixture
@@ -40,13 +44,25 @@ def store(tmp_path: Path) -> Iterator[ExecutionStore]:
 def test_planned_uploads_of_a_live_runner_are_left_alone(store: ExecutionStore) -> None:
     store.plan_uploads(BUCKET, [("/photos/a.jpg", "uploads/a.jpg")])
 
-    assert store.take_orphaned_uploads(BUCKET) == []  # this process is alive
+    assert store.take_orphaned_uploads(BUCKET) == []  # this runner is alive
+
+
+def test_another_live_runners_work_is_left_to_it_until_it_closes(store: ExecutionStore) -> None:
+    other = ExecutionStore(store.path)
+    other.plan_uploads(BUCKET, [("/p/a.jpg", "uploads/a.jpg")])
+    other.add_pending("event-1", {"id": "event-1"})
+
+    assert store.take_orphaned_uploads(BUCKET) == []
+    assert store.take_orphaned_pending() == []
+    other.close()  # a runner that stops with work left leaves it to the next
+    assert len(store.take_orphaned_uploads(BUCKET)) == 1
+    assert [p.event_id for p in store.take_orphaned_pending()] == ["event-1"]
 
 
 def test_a_dead_runners_planned_uploads_are_taken_once_in_order(store: ExecutionStore) -> None:
     ids = store.plan_uploads(BUCKET, [("/p/a.jpg", "uploads/a.jpg"), ("/p/b.jpg", "uploads/b.jpg")])
     store.upload_done(ids[0])
-    hand_to(store.path, "planned_uploads", dead_pid())
+    hand_to(store.path, "planned_uploads", dead_runner(store))
 
     taken = store.take_orphaned_uploads(BUCKET)
 
@@ -58,7 +74,7 @@ def test_a_dead_runners_uploads_into_another_bucket_wait_for_that_bucket(
     store: ExecutionStore,
 ) -> None:
     [upload_id] = store.plan_uploads("other-bucket", [("/p/a.jpg", "uploads/a.jpg")])
-    hand_to(store.path, "planned_uploads", dead_pid())
+    hand_to(store.path, "planned_uploads", dead_runner(store))
 
     assert store.take_orphaned_uploads(BUCKET) == []
     assert store.take_orphaned_uploads("other-bucket") == [(upload_id, "/p/a.jpg", "uploads/a.jpg")]
@@ -68,8 +84,8 @@ def test_a_pending_event_marks_its_planned_upload_done(store: ExecutionStore) ->
     [upload_id] = store.plan_uploads(BUCKET, [("/p/a.jpg", "uploads/a.jpg")])
 
     store.add_pending("event-1", {"id": "event-1"}, planned_upload=upload_id)
-    hand_to(store.path, "planned_uploads", dead_pid())
-    hand_to(store.path, "pending_events", dead_pid())
+    hand_to(store.path, "planned_uploads", dead_runner(store))
+    hand_to(store.path, "pending_events", dead_runner(store))
 
     assert store.take_orphaned_uploads(BUCKET) == []
     assert [p.event_id for p in store.take_orphaned_pending()] == ["event-1"]
@@ -84,7 +100,7 @@ def test_a_deliberate_stop_forgets_what_did_not_start(store: ExecutionStore) -> 
     store.drop_unstarted()
 
     assert store.pending_count() == 1  # the started one stays until its execution stops
-    hand_to(store.path, "planned_uploads", dead_pid())
+    hand_to(store.path, "planned_uploads", dead_runner(store))
     assert store.take_orphaned_uploads(BUCKET) == []
 
 
