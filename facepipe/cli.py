@@ -78,7 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a file must stay unchanged before it is taken as complete (2)",
     )
     watch.add_argument(
-        "--existing", action="store_true", help="also run the files already in the folder"
+        "--existing",
+        action="store_true",
+        help="also run the files already in the folder (those already in the bucket "
+        "unchanged are not run again: use it to catch up after a restart)",
     )
 
     records = commands.add_parser("records", help="list the face records")

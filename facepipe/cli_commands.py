@@ -322,8 +322,12 @@ def watch(args: argparse.Namespace) -> int:
 
 
 def _hand_over(pipeline: LocalPipeline, path: Path, prefix: str, tally: views.WatchTally) -> None:
+    key = object_key(prefix, path)
     try:
-        upload = pipeline.upload(path, object_key(prefix, path))
+        if pipeline.holds(path, key):  # e.g. --existing after a restart: sent already
+            tally.skipped(path, "already in the bucket, unchanged")
+            return
+        upload = pipeline.upload(path, key)
     except FileNotFoundError:
         tally.say(f"{path.name} disappeared before it could be uploaded")
         return

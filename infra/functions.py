@@ -19,6 +19,10 @@ from infra.sources import REPO_ROOT, pinned_version
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 METRICS_NAMESPACE = "FacePipe"
+NOTIFY_TIMEOUT_SECONDS = 30
+"""Above the worst case of notify's three AWS calls in a row (claim, publish, mark sent or
+release) under the client timeouts of lambdas/common/aws/clients.py, so a hung call ends in
+a named error the step handles, never in a Lambda timeout."""
 
 # The asset is the repository root with everything excluded except lambdas/**/*.py, so
 # handler strings and imports (`lambdas.common...`) are the same as in the repo.
@@ -79,7 +83,9 @@ class PipelineFunctions(Construct):
             },
         )
         self.persist = self._function("Persist", step="persist", timeout=Duration.seconds(15))
-        self.notify = self._function("Notify", step="notify", timeout=Duration.seconds(15))
+        self.notify = self._function(
+            "Notify", step="notify", timeout=Duration.seconds(NOTIFY_TIMEOUT_SECONDS)
+        )
 
     @property
     def all(self) -> tuple[lambda_.Function, ...]:

@@ -50,6 +50,11 @@ _SCHEMA = [
     # Who holds the notification claim (an execution ARN), so a resume may release the
     # claims of a killed runner and no one else's.
     ("ALTER TABLE face_records ADD COLUMN notified_by TEXT",),
+    # When the claimed email was sent and its message id: a sent claim is never taken again.
+    (
+        "ALTER TABLE face_records ADD COLUMN sent_at TEXT",
+        "ALTER TABLE face_records ADD COLUMN message_id TEXT",
+    ),
 ]
 _COLUMN_NAMES = (
     "image_key",
@@ -120,23 +125,50 @@ class SqliteRecordStore:
         )
         return _record(row) if row else None
 
-    def claim_notification(self, key: str, version_id: str, claimant: str | None = None) -> bool:
+    def claim_notification(
+        self,
+        key: str,
+        version_id: str,
+        claimant: str | None = None,
+        sequencer: str | None = None,
+    ) -> bool:
         self._faults.check("store")
         now = datetime.now(UTC).isoformat(timespec="seconds")
+        sortable = sortable_sequencer(sequencer) if sequencer is not None else None
         with self._db.write() as conn:
             claimed = conn.execute(
                 "UPDATE face_records SET notified_at = ?, notified_by = ?"
-                " WHERE image_key = ? AND version_id = ? AND notified_at IS NULL",
-                (now, claimant, key, version_id),
+                " WHERE image_key = ? AND version_id = ?"
+                # free, or (with a claimant) its own claim with no email sent yet
+                " AND (notified_at IS NULL"
+                "  OR (? IS NOT NULL AND notified_by = ? AND sent_at IS NULL))"
+                # only the record of this upload
+                " AND (? IS NULL OR sortable_sequencer = ?)",
+                (now, claimant, key, version_id, claimant, claimant, sortable, sortable),
             ).rowcount
         return claimed == 1
+
+    def mark_notification_sent(
+        self, key: str, version_id: str, message_id: str, claimant: str | None = None
+    ) -> bool:
+        self._faults.check("store")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._db.write() as conn:
+            marked = conn.execute(
+                "UPDATE face_records SET sent_at = ?, message_id = ?"
+                " WHERE image_key = ? AND version_id = ? AND notified_at IS NOT NULL"
+                " AND (? IS NULL OR notified_by = ?)",
+                (now, message_id, key, version_id, claimant, claimant),
+            ).rowcount
+        return marked == 1
 
     def release_notification(self, key: str, version_id: str, claimant: str | None = None) -> None:
         self._faults.check("store")
         with self._db.write() as conn:
             conn.execute(
                 "UPDATE face_records SET notified_at = NULL, notified_by = NULL"
-                " WHERE image_key = ? AND version_id = ? AND (? IS NULL OR notified_by = ?)",
+                " WHERE image_key = ? AND version_id = ? AND sent_at IS NULL"
+                " AND (? IS NULL OR notified_by = ?)",
                 (key, version_id, claimant, claimant),
             )
 

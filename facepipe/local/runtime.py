@@ -9,6 +9,7 @@ Every execution is stored with its history as it happens (facepipe.local.executi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -51,7 +52,7 @@ from facepipe.local.objectstore import (
 from facepipe.local.recordstore import SqliteRecordStore
 from facepipe.local.undelivered import KeepingUnsent, UndeliveredMail
 from facepipe.resources import state_machine_path
-from lambdas.common.errors import StepError
+from lambdas.common.errors import InvalidS3ObjectException, StepError
 from lambdas.common.ports import Notifier
 from lambdas.detect.handler import DetectConfig
 from lambdas.detect.handler import create_handler as create_detect_step
@@ -257,6 +258,20 @@ class LocalPipeline:
         # Absolute paths: a resume may start from another folder.
         noted = [(str(path.resolve()), key) for path, key in files]
         return self.executions.plan_uploads(self.options.bucket, noted)
+
+    def holds(self, path: Path, key: str) -> bool:
+        """Whether the bucket's current object under ``key`` is this file, byte for byte (its
+        ETag is the MD5, as S3's is for a single-part upload): uploading it again would only
+        make a duplicate version and a second email."""
+        try:
+            current = self.objects.head(self.options.bucket, key)
+        except InvalidS3ObjectException:
+            return False
+        if current.size != path.stat().st_size:
+            return False
+        with path.open("rb") as file:
+            md5 = hashlib.file_digest(file, lambda: hashlib.md5(usedforsecurity=False))
+        return current.etag.strip('"') == md5.hexdigest()
 
     def upload(self, source: Path | bytes, key: str, *, planned: int | None = None) -> Upload:
         """Put a file (or bytes) into the bucket under ``key``; the rule decides what runs."""

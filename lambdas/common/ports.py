@@ -34,17 +34,39 @@ class RecordStore(Protocol):
 
     def get(self, key: str, version_id: str) -> FaceRecord | None: ...
 
-    def claim_notification(self, key: str, version_id: str, claimant: str | None = None) -> bool:
-        """Atomically mark the version as being notified; True only for the first claim.
+    def claim_notification(
+        self,
+        key: str,
+        version_id: str,
+        claimant: str | None = None,
+        sequencer: str | None = None,
+    ) -> bool:
+        """Atomically mark the version as being notified; True only for the claim that may send.
 
-        ``claimant`` (the execution ARN) is remembered with the claim, for releasing it.
+        ``claimant`` (the execution ARN) is remembered with the claim. The same claimant may
+        claim again while no email is recorded as sent (a retry of the same execution, after
+        a send that failed or a Lambda that timed out); any other claimant is refused.
+        ``sequencer`` (the event's S3 sequencer) restricts the claim to the record of that
+        upload: an older upload's step cannot claim a newer upload's record (unversioned
+        objects share the version id "null").
+        """
+        ...
+
+    def mark_notification_sent(
+        self, key: str, version_id: str, message_id: str, claimant: str | None = None
+    ) -> bool:
+        """Record that the claimed email was sent (``sentAt``, ``messageId``).
+
+        After this neither a release nor the claimant itself can take the claim again.
+        With ``claimant``, only a claim that claimant holds is marked; False when none is.
         """
         ...
 
     def release_notification(self, key: str, version_id: str, claimant: str | None = None) -> None:
         """Undo a claim whose email could not be sent, so a retry may send it.
 
-        With ``claimant``, only a claim that claimant holds is released.
+        With ``claimant``, only a claim that claimant holds is released. A claim marked
+        sent is never released.
         """
         ...
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambdas.common.aws.clients import client_config
 from lambdas.common.aws.dynamodb import DynamoDbRecordStore
 from lambdas.common.aws.sns import SnsNotifier
 from lambdas.common.config import required_env
@@ -41,16 +42,22 @@ def create_handler(store: RecordStore, notifier: Notifier, config: NotifyConfig)
         image, detection = read_image(event), read_object(event, "detection")
         execution_arn = read_execution_arn(event)
         correlate_with_execution(execution_arn)
-        version = image.record_version_id
-        if not store.claim_notification(image.key, version, claimant=execution_arn):
-            logger.info("notification skipped: this image version was already notified")
+        key, version = image.key, image.record_version_id
+        if not store.claim_notification(
+            key, version, claimant=execution_arn, sequencer=image.sequencer
+        ):
+            logger.info(
+                "notification skipped: this image version was already notified, or a newer"
+                " upload of it is recorded"
+            )
             return {"sent": False, "messageId": None}
         email = build_face_email(image, detection, config.execution_url(execution_arn))
         try:
             message_id = notifier.send(email)
         except Exception:
-            _give_back_claim(store, image.key, version, execution_arn)
+            _give_back_claim(store, key, version, execution_arn)
             raise
+        _note_sent(store, key, version, message_id, execution_arn)
         logger.info("notification sent", extra={"message_id": message_id})
         return {"sent": True, "messageId": message_id}
 
@@ -58,19 +65,45 @@ def create_handler(store: RecordStore, notifier: Notifier, config: NotifyConfig)
 
 
 def _give_back_claim(store: RecordStore, key: str, version: str, execution_arn: str) -> None:
-    """Release the claim so the retry may send; if that fails too, the send error is still
-    the one to report (the offline notifier keeps an unsent email)."""
+    """Release the claim so another execution may send; if that fails too, the send error is
+    still the one to report. This execution's own retry may claim again either way, because
+    no email is recorded as sent."""
     try:
         store.release_notification(key, version, claimant=execution_arn)
     except Exception as error:
         logger.warning("could not release the notification claim", extra={"error": str(error)})
 
 
+def _note_sent(
+    store: RecordStore, key: str, version: str, message_id: str, execution_arn: str
+) -> None:
+    """Record the sent email on the claim, so no retry sends it again.
+
+    The email is out: failing the step now would make the retry send a second one, so a
+    failure here is logged and the step succeeds. The claim, still this execution's,
+    keeps every other execution from sending.
+    """
+    try:
+        marked = store.mark_notification_sent(key, version, message_id, claimant=execution_arn)
+    except Exception as error:
+        logger.warning("could not record the sent notification", extra={"error": str(error)})
+        return
+    if not marked:
+        logger.warning("the notification claim was no longer this execution's when recorded")
+
+
+NOTIFY_CALLS = 3
+"""The most AWS calls one invocation makes in a row: claim, publish, then mark sent or release."""
+
+
 def aws_clients(table_name: str) -> tuple[Any, Any]:
-    """The DynamoDB table resource and SNS client."""
+    """The DynamoDB table resource and SNS client, with timeouts and retries that end every
+    call well before the function's timeout (``lambdas.common.aws.clients``)."""
     import boto3
 
-    return boto3.resource("dynamodb").Table(table_name), boto3.client("sns")
+    config = client_config()
+    table = boto3.resource("dynamodb", config=config).Table(table_name)
+    return table, boto3.client("sns", config=config)
 
 
 @functools.cache

@@ -155,21 +155,56 @@ class DynamoDbRecordStore:
         item = response.get("Item")
         return str(item["latestVersionId"]) if item else None
 
-    def claim_notification(self, key: str, version_id: str, claimant: str | None = None) -> bool:
+    def claim_notification(
+        self,
+        key: str,
+        version_id: str,
+        claimant: str | None = None,
+        sequencer: str | None = None,
+    ) -> bool:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         values: dict[str, Any] = {":now": now}
         update = "SET notifiedAt = :now"
+        free = "attribute_not_exists(notifiedAt)"
         if claimant is not None:  # remembered so only this claimant's release undoes it
             update += ", notifiedBy = :claimant"
             values[":claimant"] = claimant
+            # The same execution again (a Step Functions retry) takes back its own claim
+            # when no email was recorded as sent; another execution's claim is left alone.
+            free = f"({free} OR (notifiedBy = :claimant AND attribute_not_exists(sentAt)))"
+        condition = f"attribute_exists(imageKey) AND {free}"
+        if sequencer is not None:  # only the record of this upload, not a newer one
+            condition += " AND sortableSequencer = :sequencer"
+            values[":sequencer"] = sortable_sequencer(sequencer)
         with named_aws_errors(f"claiming the notification of {key!r} in DynamoDB"):
             try:
                 self._table.update_item(
                     Key={"imageKey": key, "versionId": version_id},
                     UpdateExpression=update,
-                    ConditionExpression=(
-                        "attribute_exists(imageKey) AND attribute_not_exists(notifiedAt)"
-                    ),
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
+                )
+            except ClientError as error:
+                if _condition_failed(error):
+                    return False
+                raise
+        return True
+
+    def mark_notification_sent(
+        self, key: str, version_id: str, message_id: str, claimant: str | None = None
+    ) -> bool:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        values: dict[str, Any] = {":now": now, ":message": message_id}
+        condition = "attribute_exists(notifiedAt)"
+        if claimant is not None:
+            condition += " AND notifiedBy = :claimant"
+            values[":claimant"] = claimant
+        with named_aws_errors(f"recording the sent notification of {key!r} in DynamoDB"):
+            try:
+                self._table.update_item(
+                    Key={"imageKey": key, "versionId": version_id},
+                    UpdateExpression="SET sentAt = :now, messageId = :message",
+                    ConditionExpression=condition,
                     ExpressionAttributeValues=values,
                 )
             except ClientError as error:
@@ -179,18 +214,19 @@ class DynamoDbRecordStore:
         return True
 
     def release_notification(self, key: str, version_id: str, claimant: str | None = None) -> None:
-        condition: dict[str, Any] = {"ConditionExpression": "attribute_exists(imageKey)"}
+        # A claim whose email was sent is never released: that would let a second email go.
+        condition = "attribute_exists(imageKey) AND attribute_not_exists(sentAt)"
+        arguments: dict[str, Any] = {}
         if claimant is not None:  # only a claim this claimant holds
-            condition = {
-                "ConditionExpression": "attribute_exists(imageKey) AND notifiedBy = :claimant",
-                "ExpressionAttributeValues": {":claimant": claimant},
-            }
+            condition += " AND notifiedBy = :claimant"
+            arguments["ExpressionAttributeValues"] = {":claimant": claimant}
         with named_aws_errors(f"releasing the notification of {key!r} in DynamoDB"):
             try:
                 self._table.update_item(
                     Key={"imageKey": key, "versionId": version_id},
                     UpdateExpression="REMOVE notifiedAt, notifiedBy",
-                    **condition,
+                    ConditionExpression=condition,
+                    **arguments,
                 )
             except ClientError as error:
                 if not _condition_failed(error):

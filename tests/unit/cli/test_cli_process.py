@@ -178,3 +178,41 @@ def test_ctrl_c_during_run_finishes_what_started_and_starts_nothing_more(
     store.close()
     assert len(executions) == len(finished)  # the rest never started: nothing half-done
     assert {e.status for e in executions} == {"SUCCEEDED"}
+
+
+def test_watch_existing_after_a_kill_catches_up_without_running_anything_twice(
+    samples: dict[str, Path], tmp_path: Path
+) -> None:
+    inbox, home = tmp_path / "inbox", tmp_path / "home"
+    inbox.mkdir()
+    command = [str(FACEPIPE), "--home", str(home), "watch", str(inbox), "--interval", "0.2"]
+    first = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(tmp_path)
+    )
+    try:
+        lines = Lines(first)
+        lines.wait_for("watching")
+        shutil.copy(samples[GROUP], inbox / "group.jpg")
+        assert "4 face(s)" in lines.wait_for("uploads/group.jpg")
+    finally:
+        first.kill()  # SIGKILL: no goodbye
+        first.wait()
+    shutil.copy(samples[PORTRAIT], inbox / "while-down.jpg")  # arrives while nobody watches
+
+    second = subprocess.Popen(
+        [*command, "--existing"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(tmp_path),
+    )
+    try:
+        lines = Lines(second)
+        assert "1 face(s)" in lines.wait_for("uploads/while-down.jpg")
+        assert "already in the bucket, unchanged" in lines.wait_for("group.jpg")
+        second.send_signal(signal.SIGINT)
+        assert second.wait(timeout=60) == 0
+    finally:
+        if second.poll() is None:
+            second.kill()
+    assert len(list((home / "outbox" / "new").iterdir())) == 2  # group once, portrait once

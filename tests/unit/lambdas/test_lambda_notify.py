@@ -108,6 +108,95 @@ def test_a_failed_send_releases_the_claim_so_the_retry_sends(table, topic):
     assert len(received(topic)) == 1
 
 
+class ReleaseFails(DynamoDbRecordStore):
+    """A store whose release fails too (DynamoDB trouble right after SNS trouble)."""
+
+    def release_notification(self, key: str, version_id: str, claimant: str | None = None):
+        raise errors.ServiceUnavailableError("releasing the claim failed: no connection")
+
+
+def test_a_retry_sends_when_both_the_send_and_the_release_failed(table, topic, step_logs):
+    payload = persisted(table, object_created_event(), [99.0])
+    failing_sns = boto3.client("sns")
+    step = create_handler(
+        ReleaseFails(table), SnsNotifier(failing_sns, topic["arn"]), NotifyConfig()
+    )
+    with Stubber(failing_sns) as stub:
+        stub.add_client_error("publish", service_error_code="Throttled", http_status_code=400)
+        with pytest.raises(errors.ThrottlingException):
+            step(payload, None)
+    assert step_logs.messages("could not release the notification claim")
+    # The state machine retries the same execution: its own unsent claim is taken again.
+    result = notify_step(table, topic)(payload, None)
+    assert result["sent"] is True
+    assert len(received(topic)) == 1
+
+
+def test_a_retry_after_a_timeout_between_claim_and_send_sends(table, topic):
+    """A Lambda killed by its timeout runs no except block: only the claim was written."""
+    payload = persisted(table, object_created_event(), [99.0])
+    image = payload["image"]
+    store = DynamoDbRecordStore(table)
+    assert store.claim_notification(image["key"], image["versionId"], claimant=EXECUTION_ARN)
+    assert notify_step(table, topic)(payload, None)["sent"] is True
+    assert len(received(topic)) == 1
+
+
+def test_an_unsent_claim_of_another_execution_is_left_to_it(table, topic):
+    payload = persisted(table, object_created_event(), [99.0])
+    image = payload["image"]
+    other = EXECUTION_ARN.replace("0f1e2d3c-test", "duplicate-event")
+    assert DynamoDbRecordStore(table).claim_notification(
+        image["key"], image["versionId"], claimant=other
+    )
+    assert notify_step(table, topic)(payload, None) == {"sent": False, "messageId": None}
+    assert received(topic) == []
+
+
+def test_a_sent_email_is_recorded_and_not_sent_again_by_a_retry(table, topic):
+    payload = persisted(table, object_created_event(), [99.0])
+    first = notify_step(table, topic)(payload, None)
+    item = table.get_item(
+        Key={"imageKey": "uploads/party.jpg", "versionId": payload["image"]["versionId"]}
+    )["Item"]
+    assert item["messageId"] == first["messageId"] and item["sentAt"]
+    assert item["notifiedBy"] == EXECUTION_ARN
+    # Step Functions retries the same execution (say Lambda.ServiceException after success):
+    assert notify_step(table, topic)(payload, None)["sent"] is False
+    assert len(received(topic)) == 1
+
+
+class MarkFails(DynamoDbRecordStore):
+    def mark_notification_sent(self, *args: Any, **kwargs: Any) -> bool:
+        raise errors.ServiceUnavailableError("recording the sent notification failed")
+
+
+def test_a_failure_to_record_the_sent_email_does_not_fail_the_step(table, topic, step_logs):
+    """Failing would make the retry send a second email; the claim still stops duplicates."""
+    payload = persisted(table, object_created_event(), [99.0])
+    step = create_handler(MarkFails(table), SnsNotifier(topic["sns"], topic["arn"]), NotifyConfig())
+    assert step(payload, None)["sent"] is True
+    assert step_logs.messages("could not record the sent notification")
+    duplicate = dict(payload, executionArn=EXECUTION_ARN.replace("0f1e2d3c-test", "dup"))
+    assert notify_step(table, topic)(duplicate, None)["sent"] is False
+    assert len(received(topic)) == 1
+
+
+def test_an_older_unversioned_upload_does_not_email_about_the_newer_one(table, topic):
+    """Both uploads are version "null": the older one's Notify, running after the newer one
+    is recorded, must leave the claim (and the email) to the newer upload's execution."""
+    older = object_created_event(version_id=None, sequencer="0062E99A88DC407460")
+    newer = object_created_event(version_id=None, sequencer="0062E99A88DC407461")
+    older_payload = persisted(table, older, [91.0])
+    newer_payload = persisted(table, newer, [99.0, 98.0])
+    newer_payload["executionArn"] = EXECUTION_ARN.replace("0f1e2d3c-test", "newer-upload")
+
+    assert notify_step(table, topic)(older_payload, None)["sent"] is False
+    assert notify_step(table, topic)(newer_payload, None)["sent"] is True
+    [message] = received(topic)
+    assert message["Subject"] == "2 faces found in uploads/party.jpg"
+
+
 def test_unicode_keys_make_an_ascii_subject_and_a_faithful_body(table, topic):
     key = "uploads/Grüße aus Köln 東京 " + "x" * 120 + ".jpg"
     event = object_created_event(key)
@@ -135,6 +224,15 @@ def test_offline_runtime_can_link_elsewhere(table, topic):
     step(persisted(table, object_created_event(), [99.0]), None)
     [message] = received(topic)
     assert f"http://127.0.0.1:8000/executions/{EXECUTION_ARN}" in message["Message"]
+
+
+def test_aws_clients_give_up_well_inside_the_function_timeout(table):
+    """boto3's defaults (60 s read timeout) would outlive notify's Lambda timeout."""
+    table_resource, sns = notify_handler.aws_clients("FaceRecords")
+    for client in (table_resource.meta.client, sns):
+        config = client.meta.config
+        assert (config.connect_timeout, config.read_timeout) == (1.0, 3.0)
+        assert config.retries == {"total_max_attempts": 2, "mode": "standard"}
 
 
 @pytest.mark.parametrize("missing", ["TABLE_NAME", "TOPIC_ARN"])

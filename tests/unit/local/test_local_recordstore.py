@@ -259,9 +259,8 @@ def test_list_records_newest_first_with_filters(store: SqliteRecordStore):
 def test_the_file_is_wal_and_schema_versioned(store: SqliteRecordStore):
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert (
-        conn.execute("PRAGMA user_version").fetchone()[0] == 2
-    )  # 2: who holds a notification claim
+    # 2: who holds a notification claim; 3: when its email was sent, and the message id
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
 
 
 def test_a_file_from_a_newer_facepipe_is_refused_with_a_clear_error(tmp_path: Path):
@@ -270,7 +269,7 @@ def test_a_file_from_a_newer_facepipe_is_refused_with_a_clear_error(tmp_path: Pa
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA user_version = 99")
 
-    with pytest.raises(SchemaTooNewError, match=r"schema version 99.*only knows up to 2"):
+    with pytest.raises(SchemaTooNewError, match=r"schema version 99.*only knows up to 3"):
         SqliteRecordStore(path)
 
 
