@@ -181,7 +181,10 @@ class ExecutionStore:
         version_id: str,
         input: Any,
         start_date: datetime,
+        pending_event_id: str | None = None,
     ) -> None:
+        """Record a RUNNING execution; the pending event it resolves learns of it in the same
+        write, so a kill can never leave the one without the other (and a resume run twice)."""
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO executions (execution_arn, name, state_machine_arn, bucket,"
@@ -201,6 +204,11 @@ class ExecutionStore:
                     os.getpid(),
                 ),
             )
+            if pending_event_id is not None:
+                conn.execute(
+                    "UPDATE pending_events SET execution_arn = ? WHERE event_id = ?",
+                    (execution_arn, pending_event_id),
+                )
 
     def append_event(self, execution_arn: str, event: dict[str, Any]) -> None:
         self.append_events(execution_arn, [event])
@@ -319,13 +327,6 @@ class ExecutionStore:
             conn.execute(
                 "DELETE FROM pending_events WHERE owner_runner = ? AND execution_arn IS NULL",
                 (self._lease.id,),
-            )
-
-    def pending_started(self, event_id: str, execution_arn: str) -> None:
-        with self._write() as conn:
-            conn.execute(
-                "UPDATE pending_events SET execution_arn = ? WHERE event_id = ?",
-                (execution_arn, event_id),
             )
 
     def pending_done(self, event_id: str) -> None:

@@ -385,9 +385,8 @@ class LocalPipeline:
             version_id=version,
             input=event,
             start_date=datetime.now(UTC),
+            pending_event_id=pending_event_id,
         )
-        if pending_event_id is not None:
-            self.executions.pending_started(pending_event_id, arn)
         history = self.executions.history_writer(arn)
         try:
             result = self.machine.run(

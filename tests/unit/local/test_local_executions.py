@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -95,7 +96,17 @@ def test_a_deliberate_stop_forgets_what_did_not_start(store: ExecutionStore) -> 
     store.plan_uploads(BUCKET, [("/p/a.jpg", "uploads/a.jpg")])
     store.add_pending("queued", {"id": "queued"})
     store.add_pending("started", {"id": "started"})
-    store.pending_started("started", "arn:aws:states:us-east-1:123456789012:execution:m:x")
+    store.start(
+        execution_arn="arn:aws:states:us-east-1:123456789012:execution:m:x",
+        name="x",
+        state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:m",
+        bucket=BUCKET,
+        image_key="uploads/a.jpg",
+        version_id="v1",
+        input={"id": "started"},
+        start_date=datetime.now(UTC),
+        pending_event_id="started",
+    )
 
     store.drop_unstarted()
 
