@@ -543,15 +543,22 @@ def kept_unsent(home: DataHome) -> int:
 
 def retry_outbox(
     name: str, home: DataHome, args: argparse.Namespace, scratch: Path, children: list[Child]
-) -> str:
-    """``facepipe outbox --retry`` when emails were kept unsent; what it did, in words."""
+) -> tuple[int, int]:
+    """``facepipe outbox --retry`` when emails were kept unsent: (kept before, kept after)."""
     kept = kept_unsent(home)
-    if not kept:
+    if kept:
+        command = facepipe_command(home.root, args, "outbox", "--retry")
+        children.append(
+            run_child(name, command, child_env(None), scratch, executions_db_path(home))
+        )
+    return kept, kept_unsent(home)
+
+
+def said(kept: tuple[int, int]) -> str:
+    before, after = kept
+    if not before:
         return "no email kept unsent"
-    command = facepipe_command(home.root, args, "outbox", "--retry")
-    child = run_child(name, command, child_env(None), scratch, executions_db_path(home))
-    children.append(child)
-    return f"{kept} email(s) kept unsent; outbox --retry left {kept_unsent(home)} unsent"
+    return f"{before} email(s) kept unsent, then `outbox --retry`: {after} still unsent"
 
 
 def main() -> int:
@@ -627,12 +634,12 @@ def main() -> int:
         if matched is None:
             raise RuntimeError(f"facepipe resume said {first_line!r}: {resume.stderr[-2000:]}")
         resumed = int(matched.group(1))
-        outbox_after_resume = retry_outbox("outbox-1", home, args, scratch, children)
+        kept_after_resume = retry_outbox("outbox-1", home, args, scratch, children)
         seconds["resume"] = time.monotonic() - phase
         print(
             f"phase 2 resume: {first_line!r} (exit {resume.returncode}; 1 when any execution "
             f"failed, as the bad inputs do; {resume.seconds:.1f} s); "
-            f"{outbox_after_resume}",
+            f"{said(kept_after_resume)}",
             flush=True,
         )
 
@@ -643,12 +650,12 @@ def main() -> int:
         pairs = new_pairs(home, keys, variants)
         progress(f"phase 3: every event again + {pair_count} reversed pairs, in this process")
         delivered = redeliver(home, args, pairs)
-        outbox_after_duplicates = retry_outbox("outbox-2", home, args, scratch, children)
+        kept_after_duplicates = retry_outbox("outbox-2", home, args, scratch, children)
         seconds["duplicates"] = time.monotonic() - phase
         print(
             f"phase 3 duplicates: {delivered} events delivered ({delivered - 4 * pair_count} "
             f"stored events again, {pair_count} pairs as new, old, new, old) in "
-            f"{seconds['duplicates']:.1f} s; {outbox_after_duplicates}",
+            f"{seconds['duplicates']:.1f} s; {said(kept_after_duplicates)}",
             flush=True,
         )
 
@@ -670,7 +677,9 @@ def main() -> int:
     print(f"runner RSS over resume: {rss_at_quarters(resume)}")
     print(
         f"images in: {found.images}\nrecords out: {found.records}\n"
-        f"failed with reason: {found.failed_with_reason}\nemails sent: {found.emails}\n"
+        f"failed with reason: {found.failed_with_reason}\nemails sent: {found.emails} "
+        f"({kept_after_resume[0] + kept_after_duplicates[0]} had been kept unsent by the "
+        f"notifier; `facepipe outbox --retry` left {kept_after_duplicates[1]} unsent)\n"
         f"duplicates suppressed: {found.suppressed}\nresumed: {resumed}\n"
         f"peak RSS: {peak:.0f} MB (runner: "
         + ", ".join(f"{c.name} {c.peak_mb:.0f}" for c in children)
