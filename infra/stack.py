@@ -96,16 +96,16 @@ class FacePipeStack(Stack):
             "be an image to detect, and nothing outside that prefix is readable.",
         )
         table_arn = table.table.table_arn
+        # Exactly the calls each makes (lambdas/common/aws/dynamodb.py): persist reads the
+        # stored record and the latest view (GetItem) and writes both conditionally (PutItem);
+        # notify claims, marks sent and releases with conditional UpdateItem only.
         functions.persist.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-                resources=[table_arn],
+                actions=["dynamodb:GetItem", "dynamodb:PutItem"], resources=[table_arn]
             )
         )
         functions.notify.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[table_arn]
-            )
+            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[table_arn])
         )
         alerts.grant_publish(functions.notify)
         for function in (functions.persist, functions.notify):

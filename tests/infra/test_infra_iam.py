@@ -5,9 +5,11 @@ No wildcard actions; Resource '*' only for actions that have no resource-level p
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from infra_synth import Synthesized
 
 # Actions that may use Resource "*", and why: each has no resource-level permissions.
@@ -112,23 +114,89 @@ def test_detect_may_detect_faces_and_read_uploads_only(default_stack: Synthesize
     assert not {a for a in all_actions(statements) if a.split(":")[0] in {"dynamodb", "sns"}}
 
 
-def test_persist_and_notify_reach_only_their_table_and_topic(default_stack: Synthesized) -> None:
-    table_arn = {"Fn::GetAtt": [default_stack.only("AWS::DynamoDB::Table")[0], "Arn"]}
-    topic_ref = {"Ref": default_stack.only("AWS::SNS::Topic")[0]}
-    key_arn = {"Fn::GetAtt": [default_stack.only("AWS::KMS::Key")[0], "Arn"]}
-    persist = function_statements(default_stack, "persist")
-    notify = function_statements(default_stack, "notify")
-    assert actions_on(persist, table_arn) == {
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
+# Every function: its own log group, X-Ray; in a VPC also the ENI calls (Resource "*").
+LOGS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})
+XRAY = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+VPC_NETWORK_INTERFACES = frozenset(
+    {
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
     }
-    assert actions_on(notify, table_arn) == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
-    assert actions_on(notify, topic_ref) == {"sns:Publish"}
-    assert actions_on(notify, key_arn) == {"kms:GenerateDataKey", "kms:Decrypt"}
-    for statements in (persist, notify):
-        assert not {a for a in all_actions(statements) if a.split(":")[0] in {"s3", "rekognition"}}
-    assert not {a for a in all_actions(persist) if a.split(":")[0] in {"sns", "kms"}}
+)
+
+
+def grants(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Resource (as canonical JSON) -> every action allowed on it."""
+    by_resource: dict[str, set[str]] = {}
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        for resource in _as_list(statement["Resource"]):
+            key = json.dumps(resource, sort_keys=True)
+            by_resource.setdefault(key, set()).update(_as_list(statement["Action"]))
+    return by_resource
+
+
+def expected_grants(stack: Synthesized, step: str, in_vpc: bool) -> dict[str, set[str]]:
+    """Exactly what each function calls (lambdas/common/aws/*.py), on exactly what."""
+    table_arn = {"Fn::GetAtt": [stack.only("AWS::DynamoDB::Table")[0], "Arn"]}
+    topic_ref = {"Ref": stack.only("AWS::SNS::Topic")[0]}
+    key_arn = {"Fn::GetAtt": [stack.only("AWS::KMS::Key")[0], "Arn"]}
+    bucket_id = next(
+        logical_id
+        for logical_id, bucket in stack.resources("AWS::S3::Bucket").items()
+        if bucket["Properties"].get("VersioningConfiguration")
+    )
+    uploads = {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/uploads/*"]]}
+    log_group = {"Fn::GetAtt": [f"Functions{step.capitalize()}Logs", "Arn"]}
+    own: dict[str, list[tuple[Any, set[str]]]] = {
+        # Rekognition reads the object as the caller; DetectFaces has no resource type.
+        "detect": [
+            (uploads, {"s3:GetObject", "s3:GetObjectVersion"}),
+            ("*", {"rekognition:DetectFaces"}),
+        ],
+        # get (GetItem) and put_if_newer (conditional PutItem), nothing else.
+        "persist": [(table_arn, {"dynamodb:GetItem", "dynamodb:PutItem"})],
+        # claim, mark sent and release are conditional UpdateItems; publish to the
+        # KMS-encrypted topic needs the key.
+        "notify": [
+            (table_arn, {"dynamodb:UpdateItem"}),
+            (topic_ref, {"sns:Publish"}),
+            (key_arn, {"kms:GenerateDataKey", "kms:Decrypt"}),
+        ],
+    }
+    expected: dict[str, set[str]] = {
+        json.dumps(log_group, sort_keys=True): set(LOGS),
+        json.dumps("*"): set(XRAY) | (set(VPC_NETWORK_INTERFACES) if in_vpc else set()),
+    }
+    for resource, actions in own[step]:
+        expected.setdefault(json.dumps(resource, sort_keys=True), set()).update(actions)
+    return expected
+
+
+def _log_group_ids_generic(found: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The log group's logical id carries a hash suffix; compare it by its prefix."""
+    generic: dict[str, set[str]] = {}
+    for key, actions in found.items():
+        resource = json.loads(key)
+        if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+            logical_id = resource["Fn::GetAtt"][0]
+            if logical_id.startswith("Functions") and "Logs" in logical_id:
+                resource = {"Fn::GetAtt": [logical_id[: logical_id.index("Logs") + 4], "Arn"]}
+        generic[json.dumps(resource, sort_keys=True)] = actions
+    return generic
+
+
+@pytest.mark.parametrize("step", ["detect", "persist", "notify"])
+def test_each_function_role_allows_exactly_what_its_code_calls(
+    every_stack: Synthesized, step: str
+) -> None:
+    in_vpc = "VpcConfig" in every_stack.function(step)[1]["Properties"]
+    found = _log_group_ids_generic(grants(function_statements(every_stack, step)))
+    assert found == expected_grants(every_stack, step, in_vpc)
 
 
 def test_state_machine_invokes_exactly_the_three_functions(default_stack: Synthesized) -> None:
