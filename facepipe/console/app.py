@@ -3,11 +3,15 @@
 Pages are static shells; the script fills them from ``/api/...`` with ``textContent`` only,
 so no user-controlled string (an image key, an error cause) is ever parsed as HTML. The one
 piece of markup sent as data is the graph's SVG, built server-side with every string escaped.
+
+Requests under a foreign Host name (DNS rebinding) and writes from another origin (cross-site
+request forgery) are refused before they reach a route: see ``facepipe.console.guard``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -15,12 +19,15 @@ from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from facepipe.console.execution_view import execution_payload
+from facepipe.console.guard import LOOPBACK_HOSTS, SameOriginWrites
 from facepipe.console.source import ConsoleSource, UploadRefused
 from facepipe.console.uploads import (
     MAX_UPLOAD_BYTES,
@@ -36,6 +43,8 @@ _SECURITY_HEADERS = {
     " base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
+    # No other site may embed our answers (an <img> of a face, a <script> of the JSON).
+    "Cross-Origin-Resource-Policy": "same-origin",
 }
 
 
@@ -62,7 +71,13 @@ def _error(message: str, status_code: int) -> JSONResponse:
     return _json({"error": message}, status_code)
 
 
-def create_app(source: ConsoleSource, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> Starlette:
+def create_app(
+    source: ConsoleSource,
+    *,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
+) -> Starlette:
+    """The console; it answers only requests whose Host is one of ``allowed_hosts``."""
     static = _static_dir()
 
     def page(name: str) -> Any:
@@ -127,4 +142,8 @@ def create_app(source: ConsoleSource, *, max_upload_bytes: int = MAX_UPLOAD_BYTE
         Route("/api/uploads", upload, methods=["POST"]),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
-    return Starlette(routes=routes)
+    middleware = [
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts), www_redirect=False),
+        Middleware(SameOriginWrites, headers=_SECURITY_HEADERS),
+    ]
+    return Starlette(routes=routes, middleware=middleware)

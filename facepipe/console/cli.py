@@ -20,6 +20,14 @@ def add_console_commands(commands: Any) -> None:
         default="127.0.0.1",
         help="address to listen on (127.0.0.1); anything else exposes your images",
     )
+    console.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests addressed to NAME (the name or address others type in"
+        " their browser); besides 127.0.0.1, localhost, [::1] and --host (repeatable)",
+    )
     console.add_argument("--aws", action="store_true", help="show the deployed stack instead")
     console.add_argument("--workers", type=int, default=None, help="offline execution threads")
     console.add_argument("--detector", default="auto", help="auto, mtcnn, yunet or haar")
@@ -30,15 +38,27 @@ def add_console_commands(commands: Any) -> None:
 
 def run_console(args: argparse.Namespace) -> int:
     from facepipe.console.app import create_app
+    from facepipe.console.guard import WILDCARD_ADDRESSES, allowed_hosts
     from facepipe.console.server import serve
 
+    try:
+        hosts = allowed_hosts(args.host, args.allow_host)
+    except ValueError as error:
+        print(f"facepipe: error: --allow-host {error}", file=sys.stderr)
+        return 2
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(
             f"facepipe: warning: serving on {args.host}: anyone who can reach it can upload",
             file=sys.stderr,
         )
+    if args.host in WILDCARD_ADDRESSES or args.allow_host:
+        print(
+            f"facepipe: the console answers requests addressed to {', '.join(hosts)}"
+            " only; add the names others use with --allow-host NAME",
+            file=sys.stderr,
+        )
     if args.aws:
-        return _serve_aws(args)
+        return _serve_aws(args, hosts)
     from facepipe.console.local_source import LocalConsoleSource
     from facepipe.local.home import resolve_home
     from facepipe.local.runtime import LocalPipeline, PipelineOptions, route_step_logs
@@ -48,12 +68,13 @@ def run_console(args: argparse.Namespace) -> int:
     if args.workers:
         options = PipelineOptions(detector=args.detector, workers=args.workers)
     with LocalPipeline(resolve_home(getattr(args, "home", None)), options) as pipeline:
-        print(f"facepipe console: http://{args.host}:{args.port}/ (Ctrl-C stops)")
-        serve(create_app(LocalConsoleSource(pipeline)), args.host, args.port)
+        print(f"facepipe console: {_url(args)} (Ctrl-C stops)")
+        app = create_app(LocalConsoleSource(pipeline), allowed_hosts=hosts)
+        serve(app, args.host, args.port)
     return 0
 
 
-def _serve_aws(args: argparse.Namespace) -> int:
+def _serve_aws(args: argparse.Namespace, hosts: list[str]) -> int:
     from facepipe.aws.cli import session
     from facepipe.aws.errors import explain
     from facepipe.aws.stack import read_stack_outputs
@@ -70,6 +91,14 @@ def _serve_aws(args: argparse.Namespace) -> int:
             raise
         print(f"facepipe: error: {known}", file=sys.stderr)
         return 2
-    print(f"facepipe console ({outputs.stack_name}): http://{args.host}:{args.port}/")
-    serve(create_app(AwsConsoleSource(aws, outputs)), args.host, args.port)
+    print(f"facepipe console ({outputs.stack_name}): {_url(args)}")
+    serve(create_app(AwsConsoleSource(aws, outputs), allowed_hosts=hosts), args.host, args.port)
     return 0
+
+
+def _url(args: argparse.Namespace) -> str:
+    """The address to open: one the console answers (a wildcard address is not a name)."""
+    from facepipe.console.guard import WILDCARD_ADDRESSES, host_name
+
+    host = "127.0.0.1" if args.host in WILDCARD_ADDRESSES else host_name(args.host)
+    return f"http://{host}:{args.port}/"
