@@ -51,6 +51,10 @@ class FacePipeStack(Stack):
             workflow_type=settings.workflow_type,
             log_retention=retention,
         )
+        # Notify links the email to the execution: its console page (Standard) or, for
+        # Express, which keeps no history, the log group its events go to.
+        functions.notify.add_environment("WORKFLOW_TYPE", settings.workflow_type)
+        functions.notify.add_environment("WORKFLOW_LOG_GROUP", workflow.log_group.log_group_name)
         trigger = UploadTrigger(
             self,
             "Trigger",

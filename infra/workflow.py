@@ -31,7 +31,7 @@ class FacePipelineWorkflow(Construct):
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        log_group = logs.LogGroup(
+        self.log_group = log_group = logs.LogGroup(
             self,
             "ExecutionLogs",
             # Step Functions delivers through CloudWatch vended logs; this prefix keeps

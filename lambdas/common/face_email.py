@@ -7,6 +7,7 @@ characters), so the same text works for SNS in AWS and for SMTP or a Maildir off
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -16,14 +17,51 @@ SUBJECT_LIMIT = 99
 FACES_LISTED = 10
 
 
+def _region(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else "us-east-1"
+
+
 def step_functions_console_url(execution_arn: str) -> str:
-    """The execution's page in the Step Functions console of the region in its ARN."""
-    parts = execution_arn.split(":")
-    region = parts[3] if len(parts) > 3 and parts[3] else "us-east-1"
+    """A Standard execution's page in the Step Functions console of the region in its ARN."""
+    region = _region(execution_arn)
     return (
         f"https://{region}.console.aws.amazon.com/states/home?region={region}"
         f"#/v2/executions/details/{quote(execution_arn, safe=':/')}"
     )
+
+
+def cloudwatch_log_group_url(region: str, log_group: str) -> str:
+    """A log group's page in the CloudWatch console.
+
+    This is the console's own URL form (not a documented API): the group name is
+    percent-encoded twice and then ``%`` written as ``$``, so ``/`` becomes ``$252F``.
+    """
+    encoded = quote(quote(log_group, safe=""), safe="").replace("%", "$")
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#logsV2:log-groups/log-group/{encoded}"
+    )
+
+
+def express_execution_reference(log_group: str) -> Callable[[str], str]:
+    """Where a person can look at an EXPRESS execution: Step Functions keeps no history or
+    execution page for Express workflows, so the execution's events are in the state
+    machine's CloudWatch Logs group; the reference names the ARN to search for there."""
+
+    def reference(execution_arn: str) -> str:
+        url = cloudwatch_log_group_url(_region(execution_arn), log_group)
+        indent = "\n" + " " * len("Execution:  ")
+        return indent.join(
+            [
+                execution_arn,
+                "An Express workflow: Step Functions keeps no page for it. Its events are in",
+                f"the CloudWatch Logs group {log_group}; search it for the ARN above:",
+                url,
+            ]
+        )
+
+    return reference
 
 
 def ascii_subject(text: str) -> str:

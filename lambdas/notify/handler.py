@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from lambdas.common.aws.clients import client_config
 from lambdas.common.aws.dynamodb import DynamoDbRecordStore
 from lambdas.common.aws.sns import SnsNotifier
-from lambdas.common.config import required_env
-from lambdas.common.face_email import build_face_email, step_functions_console_url
+from lambdas.common.config import choice_env, required_env
+from lambdas.common.face_email import (
+    build_face_email,
+    express_execution_reference,
+    step_functions_console_url,
+)
 from lambdas.common.observability import (
     StepHandler,
     correlate_with_execution,
@@ -113,7 +117,17 @@ def aws_step() -> StepHandler:
     topic_arn = required_env(os.environ, "TOPIC_ARN")
     table, sns = aws_clients(table_name)
     notifier = SnsNotifier(sns, topic_arn)
-    return create_handler(DynamoDbRecordStore(table), notifier, NotifyConfig())
+    return create_handler(DynamoDbRecordStore(table), notifier, config_from_env(os.environ))
+
+
+def config_from_env(environ: Mapping[str, str]) -> NotifyConfig:
+    """The email links a Standard execution to its console page; an Express one (which has
+    none: no history is kept) to the state machine's log group, ``WORKFLOW_LOG_GROUP``."""
+    workflow_type = choice_env(environ, "WORKFLOW_TYPE", "STANDARD", ("STANDARD", "EXPRESS"))
+    if workflow_type == "EXPRESS":
+        log_group = required_env(environ, "WORKFLOW_LOG_GROUP")
+        return NotifyConfig(execution_url=express_execution_reference(log_group))
+    return NotifyConfig()
 
 
 def _record_metrics(result: dict[str, Any]) -> None:

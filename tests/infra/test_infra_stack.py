@@ -126,7 +126,12 @@ def test_function_environments(default_stack: Synthesized) -> None:
     expected: dict[str, dict[str, Any]] = {
         "detect": {"FACE_ATTRIBUTES": "DEFAULT", "MIN_CONFIDENCE": "90"},
         "persist": {"TABLE_NAME": ref(table_id)},
-        "notify": {"TABLE_NAME": ref(table_id), "TOPIC_ARN": ref(topic_id)},
+        "notify": {
+            "TABLE_NAME": ref(table_id),
+            "TOPIC_ARN": ref(topic_id),
+            "WORKFLOW_TYPE": "STANDARD",
+            "WORKFLOW_LOG_GROUP": ref(_execution_log_group(default_stack)),
+        },
     }
     for step in STEPS:
         _, function = default_stack.function(step)
@@ -136,6 +141,27 @@ def test_function_environments(default_stack: Synthesized) -> None:
             "POWERTOOLS_SERVICE_NAME": f"facepipe-{step}",
             **expected[step],
         }
+
+
+def _execution_log_group(stack: Synthesized) -> str:
+    (logical_id,) = [
+        logical_id
+        for logical_id, group in stack.resources("AWS::Logs::LogGroup").items()
+        if str(group["Properties"].get("LogGroupName", "")).startswith("/aws/vendedlogs/states/")
+    ]
+    return logical_id
+
+
+def test_express_notify_links_emails_to_the_execution_log_group(express_stack: Synthesized) -> None:
+    """Express executions have no console page or history: the email points at their logs."""
+    _, notify = express_stack.function("notify")
+    variables = notify["Properties"]["Environment"]["Variables"]
+    assert variables["WORKFLOW_TYPE"] == "EXPRESS"
+    group_id = _execution_log_group(express_stack)
+    assert variables["WORKFLOW_LOG_GROUP"] == ref(group_id)
+    _, machine = express_stack.only("AWS::StepFunctions::StateMachine")
+    [destination] = machine["Properties"]["LoggingConfiguration"]["Destinations"]
+    assert destination["CloudWatchLogsLogGroup"]["LogGroupArn"] == arn_of(group_id)
 
 
 def test_powertools_layer_is_the_official_arm64_layer_at_the_pinned_version(

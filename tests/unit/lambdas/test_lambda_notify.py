@@ -217,6 +217,48 @@ def test_console_link_points_at_the_execution_region():
     )
 
 
+EXPRESS_ARN = f"arn:aws:states:{REGION}:123456789012:express:FacePipeline:run-1:0f1e2d3c"
+EXECUTION_LOGS = "/aws/vendedlogs/states/FacePipe-FacePipeline"
+
+
+def test_an_express_execution_is_linked_to_its_log_group_not_a_console_page(
+    table, topic, monkeypatch, lambda_context
+):
+    """Step Functions keeps no history, so no execution page, for Express workflows."""
+    monkeypatch.setenv("WORKFLOW_TYPE", "EXPRESS")
+    monkeypatch.setenv("WORKFLOW_LOG_GROUP", EXECUTION_LOGS)
+    payload = persisted(table, object_created_event(), [99.0])
+    payload["executionArn"] = EXPRESS_ARN
+    assert notify_handler.lambda_handler(payload, lambda_context)["sent"] is True
+    [message] = received(topic)
+    body = message["Message"]
+    assert f"Execution:  {EXPRESS_ARN}\n" in body
+    assert f"the CloudWatch Logs group {EXECUTION_LOGS}; search it for the ARN above:" in body
+    assert (
+        f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}"
+        "#logsV2:log-groups/log-group/$252Faws$252Fvendedlogs$252Fstates$252FFacePipe-FacePipeline"
+    ) in body
+    assert "/states/home" not in body
+
+
+def test_a_standard_workflow_links_to_the_execution_page(monkeypatch):
+    config = notify_handler.config_from_env({"WORKFLOW_TYPE": "STANDARD"})
+    assert config.execution_url(EXECUTION_ARN) == step_functions_console_url(EXECUTION_ARN)
+    assert notify_handler.config_from_env({}).execution_url is step_functions_console_url
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"WORKFLOW_TYPE": "EXPRESS"}, "WORKFLOW_LOG_GROUP"),
+        ({"WORKFLOW_TYPE": "FAST"}, "WORKFLOW_TYPE"),
+    ],
+)
+def test_a_bad_workflow_setting_is_named(environ, named):
+    with pytest.raises(errors.ConfigurationError, match=named):
+        notify_handler.config_from_env(environ)
+
+
 def test_offline_runtime_can_link_elsewhere(table, topic):
     notifier = SnsNotifier(topic["sns"], topic["arn"])
     config = NotifyConfig(execution_url=lambda arn: f"http://127.0.0.1:8000/executions/{arn}")
