@@ -34,6 +34,7 @@ from facepipe.console.uploads import (
     image_type,
     read_capped,
     refuse_declared_size,
+    sniff_image,
 )
 
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -112,10 +113,18 @@ def create_app(
         found = await run_in_threadpool(_image, request.query_params.get("arn", ""))
         if found is None:
             return _error("no image for this execution", 404)
-        data, content_type = found
-        if not content_type.startswith("image/"):
-            content_type = "application/octet-stream"  # never let stored bytes run as a page
-        return Response(data, media_type=content_type, headers=_SECURITY_HEADERS)
+        # The stored content type is whatever the uploader said (S3 metadata): never trust it.
+        # Only JPEG and PNG, by their first bytes, are served, and as what the bytes are;
+        # an SVG or HTML file "image" would run script in the console's origin.
+        data, _ = found
+        sniffed = sniff_image(data)
+        if sniffed is None:
+            return _error(
+                "this execution's image is not a JPEG or PNG (by its first bytes);"
+                " the console shows only those",
+                415,
+            )
+        return Response(data, media_type=sniffed[0], headers=_SECURITY_HEADERS)
 
     async def upload(request: Request) -> Response:
         filename = unquote(request.headers.get("x-filename", "upload"))

@@ -44,13 +44,21 @@ async def read_capped(chunks: AsyncIterator[bytes], limit: int) -> bytes:
     return bytes(body)
 
 
+def sniff_image(data: bytes) -> tuple[str, tuple[str, ...]] | None:
+    """The content type and file extensions of a JPEG or PNG by its first bytes, else None."""
+    for magic, found in _SIGNATURES.items():
+        if data.startswith(magic):
+            return found
+    return None
+
+
 def image_type(data: bytes, filename: str) -> tuple[str, tuple[str, ...]]:
     """The content type and file extensions of a JPEG or PNG, by its first bytes."""
     if not data:
         raise UploadRefused(f"{filename!r} is empty")
-    for magic, found in _SIGNATURES.items():
-        if data.startswith(magic):
-            return found
+    found = sniff_image(data)
+    if found is not None:
+        return found
     raise UploadRefused(
         f"{filename!r} is not a JPEG or PNG image (its content says otherwise);"
         " the pipeline detects faces in JPEG and PNG files only",

@@ -75,3 +75,36 @@ def test_an_upload_through_the_aws_console_lands_under_the_prefix_and_starts_the
     )
     assert stored["Body"].read() == JPEG and stored["ContentType"] == "image/jpeg"
     assert len(deployed_stack.started) == 1
+
+
+def _image_stored_as_svg(stack: DeployedStack, body: bytes) -> Any:
+    """GET /api/image for an upload whose S3 metadata says image/svg+xml (the uploader's say)."""
+    session = stack.session
+    session.client("s3").put_object(
+        Bucket=BUCKET, Key="uploads/drawing.jpg", Body=body, ContentType="image/svg+xml"
+    )
+    (arn,) = stack.started
+    outputs = read_stack_outputs(session.client("cloudformation"), STACK)
+    with BackgroundServer(create_app(AwsConsoleSource(session, outputs))) as server:
+        try:
+            with urllib.request.urlopen(server.url + "/api/image?arn=" + quote(arn)) as answer:
+                return answer.status, answer.headers, answer.read()
+        except urllib.error.HTTPError as refused:
+            return refused.code, refused.headers, refused.read()
+
+
+def test_an_svg_in_the_bucket_is_not_served_whatever_its_content_type(
+    deployed_stack: DeployedStack,
+) -> None:
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'
+    status, headers, body = _image_stored_as_svg(deployed_stack, svg)
+    assert status == 415 and headers["Content-Type"] == "application/json"
+    assert json.loads(body)["error"].startswith("this execution's image is not a JPEG or PNG")
+
+
+def test_a_jpeg_is_served_as_a_jpeg_whatever_its_content_type(
+    deployed_stack: DeployedStack,
+) -> None:
+    status, headers, body = _image_stored_as_svg(deployed_stack, JPEG)
+    assert status == 200 and body == JPEG and headers["Content-Type"] == "image/jpeg"
+    assert headers["X-Content-Type-Options"] == "nosniff"

@@ -249,3 +249,42 @@ def test_the_cli_takes_extra_host_names_and_refuses_a_wildcard(
     assert parser.parse_args([]).allow_host == []
     assert run_console(parser.parse_args(["--allow-host", "*"])) == 2
     assert "give host names, not patterns" in capsys.readouterr().err
+
+
+# ---- the image: only JPEG and PNG, whatever the stored content type says ----------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "stored_type"),
+    [
+        (
+            b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+            "image/svg+xml",
+        ),
+        (b"<html><script>alert(1)</script></html>", "image/png"),
+        (b"GIF89a" + bytes(16), "image/gif"),
+        (b"", "image/jpeg"),
+    ],
+)
+def test_an_image_that_is_not_jpeg_or_png_is_not_served(
+    console: Console, data: bytes, stored_type: str
+) -> None:
+    console.source.stored = (data, stored_type)
+    status, headers, body = console.request("GET", f"/api/image?arn={ARN}")
+    assert status == 415 and headers["content-type"] == "application/json"
+    assert _error(body).startswith("this execution's image is not a JPEG or PNG")
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("data", "served_type"),
+    [(JPEG, "image/jpeg"), (b"\x89PNG\r\n\x1a\n" + bytes(16), "image/png")],
+)
+def test_an_image_is_served_as_what_its_bytes_are(
+    console: Console, data: bytes, served_type: str
+) -> None:
+    console.source.stored = (data, "image/svg+xml")  # S3 metadata is whatever the uploader said
+    status, headers, body = console.request("GET", f"/api/image?arn={ARN}")
+    assert status == 200 and body == data
+    assert headers["content-type"] == served_type
+    assert headers["x-content-type-options"] == "nosniff"
