@@ -28,3 +28,13 @@ class RunningConsole:
     url: str
     pipeline: LocalPipeline
     samples: dict[str, Path]
+
+    def stored_keys(self) -> list[str]:
+        """The keys in the local bucket (none before the first upload creates it)."""
+        from lambdas.common.errors import InvalidS3ObjectException
+
+        try:
+            found = self.pipeline.objects.list_objects(self.pipeline.options.bucket)
+        except InvalidS3ObjectException:
+            return []
+        return [stored.key for stored in found]
