@@ -8,6 +8,7 @@ from pathlib import Path
 from facepipe.local.runtime import LocalPipeline
 
 CHROMIUM = "/usr/bin/chromium"
+FOREIGN_HOST = "evil.example"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -17,6 +18,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # A foreign site on this machine, as DNS rebinding makes one: evil.example is 127.0.0.1.
+    f"--host-resolver-rules=MAP {FOREIGN_HOST} 127.0.0.1",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 # Small enough that a test can send a larger body quickly; the samples are well under it.

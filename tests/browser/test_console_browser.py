@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
-from console_harness import TEST_UPLOAD_LIMIT, RunningConsole
+from console_harness import FOREIGN_HOST, TEST_UPLOAD_LIMIT, RunningConsole
 
 pytestmark = pytest.mark.browser
 
@@ -182,5 +183,40 @@ def test_dropping_an_image_on_the_page_uploads_it(page: Any, console: RunningCon
     _wait_for_row(page, "uploads/dropped.jpg", "SUCCEEDED")
     assert (
         "dropped.jpg: uploaded as uploads/dropped.jpg"
+        in page.locator("#upload-messages").inner_text()
+    )
+
+
+def test_another_site_can_neither_read_the_console_nor_upload_to_it(
+    page: Any, console: RunningConsole
+) -> None:
+    before = console.stored_keys()
+    port = urlsplit(console.url).port
+    # DNS rebinding: a page on evil.example, which resolves to 127.0.0.1, asks for the list.
+    answer = page.goto(f"http://{FOREIGN_HOST}:{port}/api/executions")
+    assert answer.status == 400 and "executions" not in page.content()
+    # That page (any page) posts an image to the console: a simple request, no preflight,
+    # then one with the console's own X-Filename header, which needs a preflight.
+    outcome = page.evaluate(
+        """async ([url, bytes]) => {
+          const body = new Uint8Array(bytes);
+          const headers = { "Content-Type": "text/plain" };
+          // Its answer is opaque, or a network error as the 403 is same-origin only (CORP).
+          await fetch(url, { method: "POST", mode: "no-cors", headers, body }).catch(() => {});
+          try {
+            await fetch(url, { method: "POST", headers: { "X-Filename": "x.jpg" }, body });
+            return "answered";
+          } catch (error) { return "blocked"; }
+        }""",
+        [console.url + "/api/uploads", list(console.samples["no_faces"].read_bytes())],
+    )
+    assert outcome == "blocked"
+    assert console.stored_keys() == before
+    # The console's own page still uploads.
+    data = console.samples["no_faces"].read_bytes()
+    own = {"name": "own-page.jpg", "mimeType": "image/jpeg", "buffer": data}
+    _upload_and_wait(page, console, [own], ["uploads/own-page.jpg"])
+    assert (
+        "own-page.jpg: uploaded as uploads/own-page.jpg"
         in page.locator("#upload-messages").inner_text()
     )
