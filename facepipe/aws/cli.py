@@ -13,6 +13,8 @@ from typing import Any
 from facepipe.aws.stack import DEFAULT_STACK, StackOutputs
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# ListExecutions' statusFilter values (the Step Functions ExecutionStatus enum).
+EXECUTION_STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 # EventBridge stamps the execution a moment after PutObject; clocks may also differ a little.
 _CLOCK_SLACK = timedelta(seconds=30)
 
@@ -31,8 +33,9 @@ def add_aws_commands(commands: Any) -> None:
     upload.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     upload.add_argument("--timeout", type=float, default=900.0, help="seconds per image (900)")
     listing = sub.add_parser("executions", help="list the state machine's executions")
-    listing.add_argument("--status", choices=("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT"))
+    listing.add_argument("--status", choices=EXECUTION_STATUSES)
     listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--json", action="store_true", help="print the executions as JSON")
     show = sub.add_parser("show", help="draw one execution from its history")
     show.add_argument("execution_arn", metavar="ARN")
     show.add_argument("--json", action="store_true", help="print the history as JSON")
@@ -77,8 +80,11 @@ def _console() -> Any:
     return Console()
 
 
-def _definition(sfn: Any, state_machine_arn: str) -> dict[str, Any]:
-    described = sfn.describe_state_machine(stateMachineArn=state_machine_arn)
+def _definition(sfn: Any, state_machine_arn: str, command: str) -> dict[str, Any]:
+    """The state machine's definition; an EXPRESS one is refused (no history to draw)."""
+    from facepipe.aws.executions import describe_standard_state_machine
+
+    described = describe_standard_state_machine(sfn, state_machine_arn, command)
     return dict(json.loads(described["definition"]))
 
 
@@ -96,7 +102,8 @@ def upload_command(args: argparse.Namespace) -> int:
 
     aws = session(args)
     outputs = read_stack_outputs(aws.client("cloudformation"), args.stack)
-    definition = _definition(aws.client("stepfunctions"), outputs.state_machine_arn)
+    # Refused before anything is uploaded when the workflow is EXPRESS.
+    definition = _definition(aws.client("stepfunctions"), outputs.state_machine_arn, "upload")
     console = _console()
     statuses = [
         upload_and_follow(aws, outputs, definition, image, console, args.timeout)
@@ -160,14 +167,17 @@ def _print_outcome(console: Any, record: Any) -> None:
 
 
 def executions_command(args: argparse.Namespace) -> int:
-    from facepipe.aws.executions import list_executions
+    from facepipe.aws.executions import describe_standard_state_machine, list_executions
     from facepipe.aws.stack import read_stack_outputs
 
     aws = session(args)
     outputs = read_stack_outputs(aws.client("cloudformation"), args.stack)
-    entries = list_executions(
-        aws.client("stepfunctions"), outputs.state_machine_arn, args.status, args.limit
-    )
+    sfn = aws.client("stepfunctions")
+    describe_standard_state_machine(sfn, outputs.state_machine_arn, "executions")
+    entries = list_executions(sfn, outputs.state_machine_arn, args.status, args.limit)
+    if args.json:
+        print(json.dumps([_execution_json(entry) for entry in entries], indent=1))
+        return EXIT_OK
     # Plain lines, whole ARNs: easy to copy into `facepipe aws show ARN` or to grep.
     print(f"{'STATUS':<10} {'STARTED':<25} {'SECONDS':>8}  EXECUTION ARN")
     for entry in entries:
@@ -180,15 +190,40 @@ def executions_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _execution_json(entry: dict[str, Any]) -> dict[str, Any]:
+    """One ListExecutions entry with ISO dates and its duration (null while running)."""
+    start, stop = entry["startDate"], entry.get("stopDate")
+    item: dict[str, Any] = {
+        "executionArn": entry["executionArn"],
+        "name": entry.get("name"),
+        "status": entry["status"],
+        "startDate": start.isoformat(),
+        "stopDate": stop.isoformat() if stop else None,
+        "seconds": round((stop - start).total_seconds(), 3) if stop else None,
+    }
+    if "redriveCount" in entry:
+        item["redriveCount"] = entry["redriveCount"]
+    if entry.get("redriveDate"):
+        item["redriveDate"] = entry["redriveDate"].isoformat()
+    return item
+
+
 def show_command(args: argparse.Namespace) -> int:
-    from facepipe.aws.executions import execution_history
+    from facepipe.aws.executions import (
+        describe_standard_state_machine,
+        execution_history,
+        state_machine_of_express_execution,
+    )
 
     sfn = session(args).client("stepfunctions")
+    express_machine = state_machine_of_express_execution(args.execution_arn)
+    if express_machine is not None:  # refused, with where its logs are
+        describe_standard_state_machine(sfn, express_machine, "show")
     described = sfn.describe_execution(executionArn=args.execution_arn)
     events = execution_history(sfn, args.execution_arn)
     if args.json:
         print(json.dumps(events, default=str, indent=1))
         return EXIT_OK
-    definition = _definition(sfn, described["stateMachineArn"])
+    definition = _definition(sfn, described["stateMachineArn"], "show")
     _console().print(render(definition, events, described.get("name", args.execution_arn)))
     return EXIT_OK if described["status"] in ("SUCCEEDED", "RUNNING") else EXIT_FAILED

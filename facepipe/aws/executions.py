@@ -23,6 +23,61 @@ class ExecutionNotFound(LookupError):
     pass
 
 
+class ExpressWorkflowError(ValueError):
+    """The state machine is EXPRESS: Step Functions keeps no history to list, find or draw."""
+
+
+EXPRESS = "EXPRESS"
+
+
+def log_group_name(described: dict[str, Any]) -> str | None:
+    """The CloudWatch Logs group a DescribeStateMachine answer logs executions to."""
+    for destination in described.get("loggingConfiguration", {}).get("destinations", []):
+        arn = destination.get("cloudWatchLogsLogGroup", {}).get("logGroupArn", "")
+        if ":log-group:" in arn:
+            return str(arn.split(":log-group:", 1)[1].removesuffix(":*"))
+    return None
+
+
+def express_refusal(described: dict[str, Any], command: str) -> ExpressWorkflowError:
+    name = described.get("name") or described.get("stateMachineArn", "the state machine")
+    group = log_group_name(described)
+    where = (
+        f"its executions are logged to the CloudWatch Logs group {group} "
+        f"(`aws logs tail {group} --follow`), which the Step Functions console's "
+        "Executions tab also reads"
+        if group
+        else "turn on its CloudWatch Logging to see its executions"
+    )
+    return ExpressWorkflowError(
+        f"state machine {name} is an EXPRESS workflow: Step Functions keeps no execution "
+        "history for Express workflows (ListExecutions, DescribeExecution and "
+        f"GetExecutionHistory do not support them), so `facepipe aws {command}` cannot "
+        f"follow or draw its executions; {where}. Deploy with -c workflowType=STANDARD "
+        "(the default) to use it."
+    )
+
+
+def describe_standard_state_machine(
+    sfn: Any, state_machine_arn: str, command: str
+) -> dict[str, Any]:
+    """DescribeStateMachine, refusing an EXPRESS state machine with a message that says why
+    and where its executions are (the CloudWatch Logs group)."""
+    described: dict[str, Any] = sfn.describe_state_machine(stateMachineArn=state_machine_arn)
+    if described.get("type") == EXPRESS:
+        raise express_refusal(described, command)
+    return described
+
+
+def state_machine_of_express_execution(execution_arn: str) -> str | None:
+    """``arn:...:express:Machine:name:id`` -> ``arn:...:stateMachine:Machine``; None for
+    any other ARN. (Express executions have their own ARN resource type.)"""
+    parts = execution_arn.split(":")
+    if len(parts) < 7 or parts[5] != "express":
+        return None
+    return ":".join([*parts[:5], "stateMachine", parts[6]])
+
+
 def list_executions(
     sfn: Any, state_machine_arn: str, status: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
