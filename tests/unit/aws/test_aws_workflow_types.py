@@ -112,7 +112,7 @@ def express_stack(deployed_stack: DeployedStack) -> dict[str, Any]:
 
 def _says_express(err: str, command: str) -> None:
     assert "is an EXPRESS workflow" in err
-    assert f"`facepipe aws {command}` cannot follow or draw its executions" in err
+    assert f"`facepipe aws {command}` cannot list, find, follow or draw its executions" in err
     assert f"CloudWatch Logs group {EXPRESS_LOGS}" in err
     assert f"aws logs tail {EXPRESS_LOGS} --follow" in err
     assert "Traceback" not in err
