@@ -14,11 +14,14 @@ from lambdas.common.errors import PERMANENT_IMAGE_ERRORS, TRANSIENT_ERRORS
 ASL_PATH = Path(__file__).parents[3] / "statemachine" / "face_pipeline.asl.json"
 SUBSTITUTIONS = {"${DetectFunctionArn}", "${PersistFunctionArn}", "${NotifyFunctionArn}"}
 LAMBDA_SERVICE_ERRORS = {
+    "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 }
+# A function that ran out of time: what lambda:invoke reports (Lambda.Unknown in older docs).
+FUNCTION_TIMEOUTS = {"Sandbox.Timedout", "Lambda.Unknown"}
 TRANSIENT = {cls.__name__ for cls in TRANSIENT_ERRORS}
 PERMANENT = {cls.__name__ for cls in PERMANENT_IMAGE_ERRORS}
 
@@ -42,7 +45,7 @@ def test_every_task_retries_transient_errors_with_capped_jittered_backoff(defini
             assert retrier["JitterStrategy"] == "FULL", name
             assert retrier["MaxAttempts"] >= 2, name
             retried |= set(retrier["ErrorEquals"])
-        assert retried >= LAMBDA_SERVICE_ERRORS | TRANSIENT, name
+        assert retried >= LAMBDA_SERVICE_ERRORS | TRANSIENT | FUNCTION_TIMEOUTS, name
 
 
 def test_permanent_image_errors_are_caught_to_record_failure_and_never_retried(definition):
