@@ -447,11 +447,14 @@ def _retry_unsent(home: DataHome, undelivered: Any) -> list[Any]:
 
     results = resend_undelivered(notifier_from_env(home.create()), undelivered)
     store = SqliteRecordStore(home.records_db)
+    claimant = "facepipe outbox --retry"
     try:
         for result in results:
-            if result.error is None:
+            if result.error is None and result.message_id is not None:
                 key, version = _image_version(result.unsent.email.dedup_id)
-                store.claim_notification(key, version, claimant="facepipe outbox --retry")
+                # Recorded as sent, as the Notify step records it: nothing sends it again.
+                if store.claim_notification(key, version, claimant=claimant):
+                    store.mark_notification_sent(key, version, result.message_id, claimant)
     finally:
         store.close()
     return results

@@ -9,6 +9,7 @@ same clock, so "the SMTP server is down for 3 s" means 3 s of the executions' ow
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -176,3 +177,8 @@ def test_an_email_refused_until_the_retries_run_out_is_kept_and_sent_later(
     with pipeline(home, clock, fault_plan(clock)) as running:
         record = running.records.get("uploads/portrait.jpg", version)
     assert record is not None and record.notified_at  # `facepipe records` shows it emailed
+    with sqlite3.connect(home.records_db) as conn:
+        sent_at, message_id = conn.execute(
+            "SELECT sent_at, message_id FROM face_records WHERE version_id = ?", (version,)
+        ).fetchone()
+    assert sent_at and message_id == sent["messageId"]  # a later Notify will not send again
