@@ -84,7 +84,7 @@ def _definition(sfn: Any, state_machine_arn: str, command: str) -> dict[str, Any
     """The state machine's definition; an EXPRESS one is refused (no history to draw)."""
     from facepipe.aws.executions import describe_standard_state_machine
 
-    described = describe_standard_state_machine(sfn, state_machine_arn, command)
+    described = describe_standard_state_machine(sfn, state_machine_arn, f"aws {command}")
     return dict(json.loads(described["definition"]))
 
 
@@ -173,7 +173,7 @@ def executions_command(args: argparse.Namespace) -> int:
     aws = session(args)
     outputs = read_stack_outputs(aws.client("cloudformation"), args.stack)
     sfn = aws.client("stepfunctions")
-    describe_standard_state_machine(sfn, outputs.state_machine_arn, "executions")
+    describe_standard_state_machine(sfn, outputs.state_machine_arn, "aws executions")
     entries = list_executions(sfn, outputs.state_machine_arn, args.status, args.limit)
     if args.json:
         print(json.dumps([_execution_json(entry) for entry in entries], indent=1))
@@ -218,7 +218,7 @@ def show_command(args: argparse.Namespace) -> int:
     sfn = session(args).client("stepfunctions")
     express_machine = state_machine_of_express_execution(args.execution_arn)
     if express_machine is not None:  # refused, with where its logs are
-        describe_standard_state_machine(sfn, express_machine, "show")
+        describe_standard_state_machine(sfn, express_machine, "aws show")
     described = sfn.describe_execution(executionArn=args.execution_arn)
     events = execution_history(sfn, args.execution_arn)
     if args.json:

@@ -52,7 +52,7 @@ def express_refusal(described: dict[str, Any], command: str) -> ExpressWorkflowE
     return ExpressWorkflowError(
         f"state machine {name} is an EXPRESS workflow: Step Functions keeps no execution "
         "history for Express workflows (ListExecutions, DescribeExecution and "
-        f"GetExecutionHistory do not support them), so `facepipe aws {command}` cannot "
+        f"GetExecutionHistory do not support them), so `facepipe {command}` cannot "
         f"list, find, follow or draw its executions; {where}. Deploy with "
         "-c workflowType=STANDARD "
         "(the default) to use it."

@@ -77,6 +77,7 @@ def run_console(args: argparse.Namespace) -> int:
 def _serve_aws(args: argparse.Namespace, hosts: list[str]) -> int:
     from facepipe.aws.cli import session
     from facepipe.aws.errors import explain
+    from facepipe.aws.executions import ExpressWorkflowError, describe_standard_state_machine
     from facepipe.aws.stack import read_stack_outputs
     from facepipe.console.app import create_app
     from facepipe.console.aws_source import AwsConsoleSource
@@ -85,6 +86,13 @@ def _serve_aws(args: argparse.Namespace, hosts: list[str]) -> int:
     aws = session(args)
     try:
         outputs = read_stack_outputs(aws.client("cloudformation"), args.stack)
+        # Express workflows keep no execution history: say so now, not on every page.
+        describe_standard_state_machine(
+            aws.client("stepfunctions"), outputs.state_machine_arn, "console --aws"
+        )
+    except ExpressWorkflowError as error:
+        print(f"facepipe: error: {error}", file=sys.stderr)
+        return 2
     except Exception as error:
         known = explain(error, args.stack)
         if known is None:

@@ -152,3 +152,18 @@ def test_only_express_execution_arns_name_a_state_machine() -> None:
     standard = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:FacePipeline:run-1"
     assert state_machine_of_express_execution(standard) is None
     assert state_machine_of_express_execution("not an arn") is None
+
+
+def test_the_aws_console_refuses_an_express_workflow_before_serving(
+    express_stack: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    served: list[Any] = []
+    monkeypatch.setattr("facepipe.console.server.serve", lambda *args, **kw: served.append(args))
+
+    assert _run(["console", "--aws", "--stack", EXPRESS_STACK]) == 2
+    err = capsys.readouterr().err
+    assert "is an EXPRESS workflow" in err and f"CloudWatch Logs group {EXPRESS_LOGS}" in err
+    assert "`facepipe console --aws` cannot list, find, follow or draw" in err
+    assert served == []
