@@ -176,19 +176,9 @@ class DynamoDbRecordStore:
         if sequencer is not None:  # only the record of this upload, not a newer one
             condition += " AND sortableSequencer = :sequencer"
             values[":sequencer"] = sortable_sequencer(sequencer)
-        with named_aws_errors(f"claiming the notification of {key!r} in DynamoDB"):
-            try:
-                self._table.update_item(
-                    Key={"imageKey": key, "versionId": version_id},
-                    UpdateExpression=update,
-                    ConditionExpression=condition,
-                    ExpressionAttributeValues=values,
-                )
-            except ClientError as error:
-                if _condition_failed(error):
-                    return False
-                raise
-        return True
+        return self._update_if(
+            key, version_id, update, condition, values, doing="claiming the notification"
+        )
 
     def mark_notification_sent(
         self, key: str, version_id: str, message_id: str, claimant: str | None = None
@@ -199,11 +189,31 @@ class DynamoDbRecordStore:
         if claimant is not None:
             condition += " AND notifiedBy = :claimant"
             values[":claimant"] = claimant
-        with named_aws_errors(f"recording the sent notification of {key!r} in DynamoDB"):
+        return self._update_if(
+            key,
+            version_id,
+            "SET sentAt = :now, messageId = :message",
+            condition,
+            values,
+            doing="recording the sent notification",
+        )
+
+    def _update_if(
+        self,
+        key: str,
+        version_id: str,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        *,
+        doing: str,
+    ) -> bool:
+        """One conditional UpdateItem; False when the condition does not hold."""
+        with named_aws_errors(f"{doing} of {key!r} in DynamoDB"):
             try:
                 self._table.update_item(
                     Key={"imageKey": key, "versionId": version_id},
-                    UpdateExpression="SET sentAt = :now, messageId = :message",
+                    UpdateExpression=update,
                     ConditionExpression=condition,
                     ExpressionAttributeValues=values,
                 )
