@@ -14,7 +14,7 @@ from facepipe.aws.executions import execution_history, list_executions, uploaded
 from facepipe.aws.records import fetch_record
 from facepipe.aws.stack import StackOutputs
 from facepipe.console.source import ExecutionDetail, ExecutionItem, UploadReceipt
-from facepipe.console.uploads import upload_key
+from facepipe.console.uploads import MAX_UPLOAD_BYTES, upload_key
 
 _LIST_LIMIT = 50
 
@@ -114,7 +114,11 @@ class AwsConsoleSource:
             answer = self.s3.get_object(**arguments)
         except ClientError:
             return None  # deleted since, or not readable with these credentials
-        return answer["Body"].read(), answer.get("ContentType", "application/octet-stream")
+        body = answer["Body"]
+        if answer.get("ContentLength", 0) > MAX_UPLOAD_BYTES:
+            body.close()  # over what the pipeline takes: not worth holding in memory
+            return None
+        return body.read(), answer.get("ContentType", "application/octet-stream")
 
     def record(self, detail: ExecutionDetail) -> dict[str, Any] | None:
         found = fetch_record(

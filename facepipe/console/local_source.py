@@ -15,7 +15,7 @@ from facepipe.console.source import (
     UploadReceipt,
     UploadRefused,
 )
-from facepipe.console.uploads import upload_key
+from facepipe.console.uploads import MAX_UPLOAD_BYTES, upload_key
 
 if TYPE_CHECKING:
     from facepipe.local.executions import StoredExecution
@@ -105,6 +105,8 @@ class LocalConsoleSource:
         item = detail.item
         try:
             info = objects.head(detail.bucket, item.image_key, item.version_id)
+            if info.size > MAX_UPLOAD_BYTES:
+                return None  # over what the pipeline takes: not worth holding in memory
             data = objects.get_bytes(detail.bucket, item.image_key, item.version_id)
         except InvalidS3ObjectException:
             return None  # deleted since, or never stored

@@ -83,6 +83,11 @@ def _image_stored_as_svg(stack: DeployedStack, body: bytes) -> Any:
     session.client("s3").put_object(
         Bucket=BUCKET, Key="uploads/drawing.jpg", Body=body, ContentType="image/svg+xml"
     )
+    return _get_image(stack)
+
+
+def _get_image(stack: DeployedStack) -> Any:
+    session = stack.session
     (arn,) = stack.started
     outputs = read_stack_outputs(session.client("cloudformation"), STACK)
     with BackgroundServer(create_app(AwsConsoleSource(session, outputs))) as server:
@@ -108,3 +113,14 @@ def test_a_jpeg_is_served_as_a_jpeg_whatever_its_content_type(
     status, headers, body = _image_stored_as_svg(deployed_stack, JPEG)
     assert status == 200 and body == JPEG and headers["Content-Type"] == "image/jpeg"
     assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_an_image_over_what_the_pipeline_takes_is_not_read_into_memory(
+    deployed_stack: DeployedStack,
+) -> None:
+    big = JPEG + bytes(15 * 1024 * 1024)  # over Rekognition's 15 MB: it failed anyway
+    deployed_stack.session.client("s3").put_object(
+        Bucket=BUCKET, Key="uploads/huge.jpg", Body=big, ContentType="image/jpeg"
+    )
+    status, _, body = _get_image(deployed_stack)
+    assert status == 404 and b"image" in body

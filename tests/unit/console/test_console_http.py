@@ -178,3 +178,15 @@ def test_an_unknown_status_filter_says_which_are_known(console: Console) -> None
     status, _, body = console.request("GET", "/api/executions?status=<b>DONE")
     assert status == 400
     assert _error(body).startswith("unknown status '<b>DONE'; use one of RUNNING, SUCCEEDED")
+
+
+def test_an_image_over_what_the_pipeline_takes_is_not_served(console: Console) -> None:
+    big = b"\xff\xd8\xff\xe0" + bytes(15 * 1024 * 1024)  # over Rekognition's 15 MB
+    upload = console.pipeline.upload(big, "uploads/huge.jpg")
+    assert upload.execution is not None
+    outcome = upload.execution.result(timeout=60)
+    assert outcome.error == "ImageTooLargeException"
+
+    status, _, body = console.request("GET", "/api/image?arn=" + quote(outcome.execution_arn))
+
+    assert status == 404 and _error(body) == "no image for this execution"
