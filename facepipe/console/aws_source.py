@@ -16,6 +16,8 @@ from facepipe.aws.stack import StackOutputs
 from facepipe.console.source import ExecutionDetail, ExecutionItem, UploadReceipt
 from facepipe.console.uploads import MAX_UPLOAD_BYTES, upload_key
 
+_STOPPED_CACHE_SIZE = 2000  # stopped executions remembered (more than a page lists)
+
 _LIST_LIMIT = 50
 
 
@@ -75,6 +77,8 @@ class AwsConsoleSource:
         if described["status"] != "RUNNING":
             with self._lock:
                 self._stopped[execution_arn] = described
+                if len(self._stopped) > _STOPPED_CACHE_SIZE:  # a long session: forget the oldest
+                    del self._stopped[next(iter(self._stopped))]
         return described
 
     def list_executions(self, status: str | None = None, limit: int = 100) -> list[ExecutionItem]:
