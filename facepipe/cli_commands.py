@@ -233,7 +233,8 @@ def interrupted_summary(results: list[FileResult], file_count: int) -> str:
     finished = sum(r.outcome is not None for r in started)
     return (
         f"interrupted: {finished} execution(s) finished, {len(started) - finished} queued "
-        f"one(s) not started (their images are in the bucket; run them again), "
+        f"one(s) not started (their images are in the bucket: `facepipe resume` runs them, "
+        "as does the next run or watch), "
         f"{file_count - len(results)} file(s) not uploaded"
     )
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from facepipe.local.home import DataHome
 
 RUNNING = "RUNNING"
+NO_RUNNER = ""  # owner of work handed back for the next runner: no runner holds this id
 
 _SCHEMA = [
     (
@@ -144,6 +145,7 @@ class ExecutionStore:
         self._runners = path.parent / "runners"
         sweep_dead(self._runners)
         self._lease = RunnerLease(self._runners)
+        self._taken_uploads: set[int] = set()  # planned by a dead runner, taken over here
         # Workers of this process queue here rather than in SQLite's busy handler, which
         # sleeps for milliseconds at a time; other processes still meet SQLite's lock.
         self._write_lock = threading.Lock()
@@ -311,6 +313,7 @@ class ExecutionStore:
                 if not self._gone(row["owner_runner"]):
                     continue
                 self._take(conn, "planned_uploads", "upload_id", row["upload_id"])
+                self._taken_uploads.add(int(row["upload_id"]))
                 taken.append((row["upload_id"], row["source"], row["object_key"]))
         return taken
 
@@ -320,14 +323,34 @@ class ExecutionStore:
             (self._lease.id, os.getpid(), value),
         )
 
-    def drop_unstarted(self) -> None:
-        """Forget this runner's uploads and events that never started (a deliberate stop)."""
+    def stop_unstarted(self) -> None:
+        """A deliberate stop: this run's own files not yet uploaded are forgotten; events
+        whose objects are in the bucket are handed to the next runner (``resume``), as S3
+        would still deliver them; what this runner took over from a dead one goes back."""
         with self._write() as conn:
+            if self._taken_uploads:
+                marks = ",".join("?" * len(self._taken_uploads))
+                conn.execute(
+                    f"UPDATE planned_uploads SET owner_runner = ? WHERE upload_id IN ({marks})"
+                    " AND owner_runner = ?",
+                    (NO_RUNNER, *self._taken_uploads, self._lease.id),
+                )
             conn.execute("DELETE FROM planned_uploads WHERE owner_runner = ?", (self._lease.id,))
             conn.execute(
-                "DELETE FROM pending_events WHERE owner_runner = ? AND execution_arn IS NULL",
-                (self._lease.id,),
+                "UPDATE pending_events SET owner_runner = ? WHERE owner_runner = ?",
+                (NO_RUNNER, self._lease.id),
             )
+
+    def pending_for(self, execution_arn: str) -> bool:
+        """Whether a pending event (anyone's) is to run again what ``execution_arn`` began."""
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT 1 FROM pending_events WHERE execution_arn = ? LIMIT 1", (execution_arn,)
+            )
+            .fetchone()
+        )
+        return row is not None
 
     def pending_done(self, event_id: str) -> None:
         with self._write() as conn:

@@ -315,7 +315,9 @@ class LocalPipeline:
             if not self._abort_abandoned(execution):
                 continue  # another process is resuming it
             aborted.append(execution.execution_arn)
-            if not any(p.execution_arn == execution.execution_arn for p in pending):
+            # Its pending event (taken here, or by another resumer) runs it again; only one
+            # started without any (run_event called directly) is queued anew.
+            if not self.executions.pending_for(execution.execution_arn):
                 # Started without a pending event (run_event called directly): run it too.
                 event_id = f"resume-{execution.name}"
                 self.executions.add_pending(event_id, execution.input)
@@ -413,12 +415,14 @@ class LocalPipeline:
         return _outcome(result, bucket, key, version)
 
     def cancel_pending(self) -> None:
-        """Start no more executions: drop the queued ones, let the running ones finish.
+        """Start no more executions: let the running ones finish, queue no more.
 
-        A deliberate stop: what did not start is forgotten, not left for ``resume``.
+        The queued ones' images are in the bucket already, so their events are left for the
+        next runner (``resume``, or the next run or watch), as S3 would still deliver them;
+        this run's files not yet uploaded are forgotten.
         """
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self.executions.drop_unstarted()
+        self.executions.stop_unstarted()
 
     def close(self) -> None:
         """Finish the executions already started, then release the files."""

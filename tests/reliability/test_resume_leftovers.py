@@ -10,11 +10,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from facepipe.local.executions import executions_db_path
+from facepipe.local.events import object_created_event
+from facepipe.local.executions import ExecutionStore, executions_db_path
 from facepipe.local.home import DataHome
 from facepipe.local.objectstore import InvalidObjectName
 from facepipe.local.runtime import LocalPipeline, PipelineOptions
@@ -32,8 +34,9 @@ def pipeline(home: DataHome) -> LocalPipeline:
     return LocalPipeline(home, PipelineOptions(detector="yunet", workers=1), environ=MAIL_ENV)
 
 
-def leave_to_a_dead_runner(home: DataHome) -> None:
-    """Hand the noted uploads to a runner that exited without releasing its lease."""
+def leave_to_a_dead_runner(home: DataHome, *tables: str) -> None:
+    """Hand the rows of ``tables`` (the noted uploads by default) to a runner that exited
+    without releasing its lease."""
     code = "import sys; from pathlib import Path; from facepipe.local.runners import RunnerLease"
     code += "; print(RunnerLease(Path(sys.argv[1])).id)"
     db = executions_db_path(home)
@@ -44,7 +47,8 @@ def leave_to_a_dead_runner(home: DataHome) -> None:
         check=True,
     ).stdout.strip()
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE planned_uploads SET owner_runner = ?", (dead,))
+        for table in tables or ("planned_uploads",):
+            conn.execute(f"UPDATE {table} SET owner_runner = ?", (dead,))
 
 
 def test_resume_uploads_the_rest_says_what_it_could_not_and_leaves_nothing_behind(
@@ -91,3 +95,38 @@ def test_a_name_s3_would_refuse_is_refused_before_the_batch_is_noted(
 
     with pipeline(home) as later:
         assert not later.resume().anything
+
+
+def test_two_resumers_run_an_abandoned_upload_once(
+    tmp_path: Path, samples: dict[str, Path]
+) -> None:
+    """A takes the dead runner's pending event; B, resuming at the same time, aborts the
+    execution it had left RUNNING but must not queue the upload a second time."""
+    home = DataHome(tmp_path / "home")
+    with pipeline(home) as dead:
+        stored = dead.objects.put_object("facepipe-uploads", "uploads/p.jpg", samples[PORTRAIT])
+        event = object_created_event(stored)
+        dead.executions.add_pending("event-1", event)
+        dead.executions.start(
+            execution_arn="arn:aws:states:us-east-1:123456789012:execution:facepipe-local:x",
+            name="x",
+            state_machine_arn=dead.machine.arn,
+            bucket="facepipe-uploads",
+            image_key="uploads/p.jpg",
+            version_id=str(stored.version_id),
+            input=event,
+            start_date=datetime.now(UTC),
+            pending_event_id="event-1",
+        )
+    leave_to_a_dead_runner(home, "pending_events", "executions")
+    resumer_a = ExecutionStore(executions_db_path(home))
+    try:
+        assert [p.event_id for p in resumer_a.take_orphaned_pending()] == ["event-1"]
+        with pipeline(home) as resumer_b:
+            resumed = resumer_b.resume()
+        assert resumed.aborted == [
+            "arn:aws:states:us-east-1:123456789012:execution:facepipe-local:x"
+        ]
+        assert resumed.executions == []  # A runs it; B queues nothing
+    finally:
+        resumer_a.close()

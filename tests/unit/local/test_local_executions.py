@@ -92,27 +92,46 @@ def test_a_pending_event_marks_its_planned_upload_done(store: ExecutionStore) ->
     assert [p.event_id for p in store.take_orphaned_pending()] == ["event-1"]
 
 
-def test_a_deliberate_stop_forgets_what_did_not_start(store: ExecutionStore) -> None:
-    store.plan_uploads(BUCKET, [("/p/a.jpg", "uploads/a.jpg")])
-    store.add_pending("queued", {"id": "queued"})
-    store.add_pending("started", {"id": "started"})
+def test_a_deliberate_stop_forgets_its_own_files_and_hands_on_the_rest(
+    store: ExecutionStore,
+) -> None:
+    store.plan_uploads(BUCKET, [("/p/mine.jpg", "uploads/mine.jpg")])
+    other = ExecutionStore(store.path)
+    [left] = other.plan_uploads(BUCKET, [("/p/left.jpg", "uploads/left.jpg")])
+    other.close()  # a runner that stopped with a file not uploaded
+    assert [upload[0] for upload in store.take_orphaned_uploads(BUCKET)] == [left]
+    store.add_pending("queued", {"id": "queued"})  # its object is in the bucket
+
+    store.stop_unstarted()
+
+    after = ExecutionStore(store.path)
+    try:
+        assert [upload[0] for upload in after.take_orphaned_uploads(BUCKET)] == [left]
+        assert [p.event_id for p in after.take_orphaned_pending()] == ["queued"]
+    finally:
+        after.close()
+
+
+def test_an_executions_start_links_its_pending_event_in_the_same_write(
+    store: ExecutionStore,
+) -> None:
+    arn = "arn:aws:states:us-east-1:123456789012:execution:m:x"
+    store.add_pending("event-1", {"id": "event-1"})
+    assert not store.pending_for(arn)
+
     store.start(
-        execution_arn="arn:aws:states:us-east-1:123456789012:execution:m:x",
+        execution_arn=arn,
         name="x",
         state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:m",
         bucket=BUCKET,
         image_key="uploads/a.jpg",
         version_id="v1",
-        input={"id": "started"},
+        input={"id": "event-1"},
         start_date=datetime.now(UTC),
-        pending_event_id="started",
+        pending_event_id="event-1",
     )
 
-    store.drop_unstarted()
-
-    assert store.pending_count() == 1  # the started one stays until its execution stops
-    hand_to(store.path, "planned_uploads", dead_runner(store))
-    assert store.take_orphaned_uploads(BUCKET) == []
+    assert store.pending_for(arn)
 
 
 def test_an_older_database_gains_the_newer_tables(tmp_path: Path) -> None:
