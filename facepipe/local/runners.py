@@ -18,14 +18,20 @@ _SUFFIX = ".lock"
 if sys.platform == "win32":
     import msvcrt
 
-    def _try_lock(fd: int) -> None:
+    def _hold(fd: int) -> None:
         msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+    _probe = _hold  # no shared locks: probers may briefly see each other as the runner
 
 else:
     import fcntl
 
-    def _try_lock(fd: int) -> None:
+    def _hold(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _probe(fd: int) -> None:
+        # Shared: conflicts with the runner's exclusive lock only, not with other probers.
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
 
 
 class RunnerLease:
@@ -35,19 +41,25 @@ class RunnerLease:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.id = uuid.uuid4().hex
-        # Locked before it gets its name, so no one ever sees it unlocked and takes it
-        # for a dead runner's.
-        temp = folder / f".{self.id}.tmp"
-        self._fd: int | None = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        _try_lock(self._fd)
-        os.replace(temp, folder / f"{self.id}{_SUFFIX}")
+        path = folder / f"{self.id}{_SUFFIX}"
+        self._fd: int | None
+        if sys.platform == "win32":  # an open file cannot be renamed there; nor deleted
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            _hold(self._fd)
+        else:
+            # Locked before it gets its name, so no one ever sees it unlocked and takes it
+            # for a dead runner's.
+            temp = folder / f".{self.id}.tmp"
+            self._fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            _hold(self._fd)
+            os.replace(temp, path)
 
     def release(self) -> None:
         if self._fd is None:
             return
-        (self.folder / f"{self.id}{_SUFFIX}").unlink(missing_ok=True)
         os.close(self._fd)
         self._fd = None
+        (self.folder / f"{self.id}{_SUFFIX}").unlink(missing_ok=True)
 
 
 def runner_alive(folder: Path, runner_id: str) -> bool:
@@ -58,14 +70,16 @@ def runner_alive(folder: Path, runner_id: str) -> bool:
     except FileNotFoundError:
         return False  # released on a clean exit, or removed as dead already
     try:
-        _try_lock(fd)
+        _probe(fd)
     except OSError:
         return True  # locked: its runner is alive
-    else:
-        path.unlink(missing_ok=True)
-        return False
     finally:
         os.close(fd)
+    try:
+        path.unlink(missing_ok=True)
+    except PermissionError:  # Windows: its runner has it open after all
+        return True
+    return False
 
 
 def sweep_dead(folder: Path) -> None:

@@ -62,3 +62,22 @@ def test_sweep_removes_only_dead_runners_files(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{alive.id}.lock"]
     assert not runner_alive(tmp_path, dead)
     alive.release()
+
+
+def test_a_dead_runner_looks_dead_to_two_probes_at_once(tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    dead = subprocess.run(
+        [sys.executable, "-c", HOLD.replace("time.sleep(600)", ""), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    first_probe = os.open(tmp_path / f"{dead}.lock", os.O_RDWR)
+    try:
+        fcntl.flock(first_probe, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a probe under way
+
+        assert not runner_alive(tmp_path, dead)
+    finally:
+        os.close(first_probe)
