@@ -80,8 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument(
         "--existing",
         action="store_true",
-        help="also run the files already in the folder (those already in the bucket "
-        "unchanged are not run again: use it to catch up after a restart)",
+        help="also run the files already in the folder (those run already, unchanged, are "
+        "skipped: use it to catch up after a restart)",
     )
 
     records = commands.add_parser("records", help="list the face records")

@@ -40,14 +40,22 @@ class FileResult:
     """One input file: its upload, and how its execution ended (None when skipped)."""
 
     file: Path
-    upload: Upload
+    upload: Upload | None  # None: not uploaded, as it was run already (``skipped`` says)
+    key: str
     outcome: ExecutionOutcome | None = None
     annotated: Path | None = None
+    skipped: str | None = None
+
+    @property
+    def execution(self) -> Future[ExecutionOutcome] | None:
+        return self.upload.execution if self.upload is not None else None
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"file": str(self.file), "key": self.upload.stored.key}
-        if self.upload.execution is None:
-            data.update(status="SKIPPED", reason=skip_reason(self.upload.stored.key))
+        data: dict[str, Any] = {"file": str(self.file), "key": self.key}
+        if self.upload is None:
+            data.update(status="SKIPPED", reason=self.skipped)
+        elif self.upload.execution is None:
+            data.update(status="SKIPPED", reason=skip_reason(self.key))
         elif self.outcome is None:
             data.update(status=NOT_STARTED, reason="interrupted before its execution started")
         else:
@@ -124,10 +132,18 @@ def run(args: argparse.Namespace) -> int:
     with ctrl_c_flag() as stop, _pipeline(args) as pipeline:
         resumed = _resume(pipeline)
         batch = [(file, object_key(args.prefix, file)) for file in files]
-        for (file, key), planned in zip(batch, pipeline.plan_uploads(batch), strict=True):
+        # Run again after a crash, the batch must not run what resume just ran or queued.
+        already = {file: pipeline.already_run(file, key) for file, key in batch}
+        to_upload = [(file, key) for file, key in batch if already[file] is None]
+        planned = iter(pipeline.plan_uploads(to_upload))
+        for file, key in batch:
             if stop.is_set():
                 break
-            results.append(FileResult(file, pipeline.upload(file, key, planned=planned)))
+            if already[file] is not None:
+                results.append(FileResult(file, None, key, skipped=already[file]))
+                continue
+            upload = pipeline.upload(file, key, planned=next(planned))
+            results.append(FileResult(file, upload, key))
         _wait_for(results, stop, show_progress=not args.json and sys.stderr.isatty())
         if stop.is_set():
             pipeline.cancel_pending()  # queued executions do not start; running ones finish
@@ -211,7 +227,7 @@ def ctrl_c_flag() -> Iterator[threading.Event]:
 
 
 def _wait_for(results: list[FileResult], stop: threading.Event, *, show_progress: bool) -> None:
-    pending = {r.upload.execution for r in results if r.upload.execution is not None}
+    pending = {r.execution for r in results if r.execution is not None}
     enabled = show_progress and len(pending) > PROGRESS_THRESHOLD
     with views.progress(len(pending), enabled=enabled) as advance:
         while pending and not stop.is_set():
@@ -223,13 +239,14 @@ def _wait_for(results: list[FileResult], stop: threading.Event, *, show_progress
 
 def _collect(results: list[FileResult]) -> None:
     for result in results:
-        future = result.upload.execution
-        if future is not None and future.done() and not future.cancelled():
+        future = result.execution
+        done = future is not None and future.done() and not future.cancelled()
+        if done and future is not None and result.upload is not None:
             result.outcome = _outcome_of(future, result.upload)
 
 
 def interrupted_summary(results: list[FileResult], file_count: int) -> str:
-    started = [r for r in results if r.upload.execution is not None]
+    started = [r for r in results if r.execution is not None]
     finished = sum(r.outcome is not None for r in started)
     return (
         f"interrupted: {finished} execution(s) finished, {len(started) - finished} queued "
@@ -282,12 +299,13 @@ def _print_run(pipeline: LocalPipeline, results: list[FileResult], annotated: Pa
             console,
             pipeline.definition,
             pipeline.executions.history(ran[0].outcome.execution_arn),  # type: ignore[union-attr]
-            ran[0].upload.stored.key,
+            ran[0].key,
         )
     for result in results:
-        if result.upload.execution is None:
+        if result.execution is None:
+            why = result.skipped or skip_reason(result.key)
             console.print(
-                f"skipped {result.file}: {skip_reason(result.upload.stored.key)}",
+                f"skipped {result.file}: {why}",
                 soft_wrap=True,
                 markup=False,
             )
@@ -325,8 +343,9 @@ def watch(args: argparse.Namespace) -> int:
 def _hand_over(pipeline: LocalPipeline, path: Path, prefix: str, tally: views.WatchTally) -> None:
     key = object_key(prefix, path)
     try:
-        if pipeline.holds(path, key):  # e.g. --existing after a restart: sent already
-            tally.skipped(path, "already in the bucket, unchanged")
+        already = pipeline.already_run(path, key)  # e.g. --existing after a restart
+        if already is not None:
+            tally.skipped(path, already)
             return
         upload = pipeline.upload(path, key)
     except FileNotFoundError:

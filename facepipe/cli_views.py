@@ -63,11 +63,14 @@ def run_table(results: list[FileResult]) -> Table:
         table.add_column(column, justify="right" if column in ("faces", "time") else "left")
     for result in results:
         outcome = result.outcome
-        if result.upload.execution is None:
-            table.add_row(result.upload.stored.key, "", _status("SKIPPED"), "", "not a rule match")
+        if result.skipped is not None:
+            table.add_row(result.key, "", _status("SKIPPED"), "", _short(result.skipped))
+            continue
+        if result.execution is None:
+            table.add_row(result.key, "", _status("SKIPPED"), "", "not a rule match")
             continue
         if outcome is None:
-            table.add_row(result.upload.stored.key, "", _status("NOT_STARTED"), "", "interrupted")
+            table.add_row(result.key, "", _status("NOT_STARTED"), "", "interrupted")
             continue
         table.add_row(
             outcome.key,

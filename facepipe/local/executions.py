@@ -356,6 +356,11 @@ class ExecutionStore:
         with self._write() as conn:
             conn.execute("DELETE FROM pending_events WHERE event_id = ?", (event_id,))
 
+    def pending_events(self) -> list[dict[str, Any]]:
+        """The events still waiting for their executions to end (anyone's)."""
+        rows = self._db.connection().execute("SELECT event FROM pending_events").fetchall()
+        return [json.loads(row["event"]) for row in rows]
+
     def pending_count(self) -> int:
         row = self._db.connection().execute("SELECT count(*) FROM pending_events").fetchone()
         return int(row[0])

@@ -34,6 +34,7 @@ from facepipe.local.events import (
     load_upload_rule,
 )
 from facepipe.local.executions import (
+    RUNNING,
     ExecutionStore,
     PendingEvent,
     StoredExecution,
@@ -53,6 +54,7 @@ from facepipe.local.recordstore import SqliteRecordStore
 from facepipe.local.undelivered import KeepingUnsent, UndeliveredMail
 from facepipe.resources import state_machine_path
 from lambdas.common.errors import InvalidS3ObjectException, StepError
+from lambdas.common.ordering import FAILED
 from lambdas.common.ports import Notifier
 from lambdas.detect.handler import DetectConfig
 from lambdas.detect.handler import create_handler as create_detect_step
@@ -259,19 +261,34 @@ class LocalPipeline:
         noted = [(str(path.resolve()), key) for path, key in files]
         return self.executions.plan_uploads(self.options.bucket, noted)
 
-    def holds(self, path: Path, key: str) -> bool:
-        """Whether the bucket's current object under ``key`` is this file, byte for byte (its
-        ETag is the MD5, as S3's is for a single-part upload): uploading it again would only
-        make a duplicate version and a second email."""
+    def already_run(self, path: Path, key: str) -> str | None:
+        """Why uploading ``path`` as ``key`` would only run it twice, or None to go ahead.
+
+        That is when the bucket's current object under ``key`` is this file, byte for byte
+        (its ETag is the MD5, as S3's is for a single-part upload), and that version is
+        recorded as DETECTED, is running or is waiting for a runner. A FAILED one is run
+        again: its failure may have been a fault that has passed.
+        """
         try:
             current = self.objects.head(self.options.bucket, key)
         except InvalidS3ObjectException:
-            return False
+            return None
         if current.size != path.stat().st_size:
-            return False
+            return None
         with path.open("rb") as file:
             md5 = hashlib.file_digest(file, lambda: hashlib.md5(usedforsecurity=False))
-        return current.etag.strip('"') == md5.hexdigest()
+        if current.etag.strip('"') != md5.hexdigest():
+            return None
+        version = str(current.version_id)
+        record = self.records.get(key, version)
+        if record is not None and record.status != FAILED:
+            return f"already run: this file is version {version}, {record.status}"
+        if any(e.status == RUNNING for e in self.executions.for_image(key, version)):
+            return f"already running: this file is version {version}"
+        waiting = (_image_of(event) for event in self.executions.pending_events())
+        if (self.options.bucket, key, version) in waiting:
+            return f"already queued: this file is version {version}; `facepipe resume` runs it"
+        return None
 
     def upload(self, source: Path | bytes, key: str, *, planned: int | None = None) -> Upload:
         """Put a file (or bytes) into the bucket under ``key``; the rule decides what runs."""

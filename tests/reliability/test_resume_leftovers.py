@@ -6,6 +6,7 @@ if it had planned the batch and been killed before uploading the rest.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from facepipe import cli
 from facepipe.local.events import object_created_event
 from facepipe.local.executions import ExecutionStore, executions_db_path
 from facepipe.local.home import DataHome
@@ -22,6 +24,7 @@ from facepipe.local.objectstore import InvalidObjectName
 from facepipe.local.runtime import LocalPipeline, PipelineOptions
 from facepipe.samples import NO_FACES, PORTRAIT, sample_images
 
+BUCKET = "facepipe-uploads"
 MAIL_ENV = {"FACEPIPE_EMAIL_TO": "alice@example.com", "FACEPIPE_EMAIL_FROM": "pipe@example.com"}
 
 
@@ -130,3 +133,51 @@ def test_two_resumers_run_an_abandoned_upload_once(
         assert resumed.executions == []  # A runs it; B queues nothing
     finally:
         resumer_a.close()
+
+
+def test_running_the_same_batch_again_after_a_crash_runs_each_file_once(
+    tmp_path: Path,
+    samples: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """What a person does after a crash: the same `facepipe run` again. Resume uploads what
+    the dead run had noted; the batch must then not upload those files a second time."""
+    for name, value in MAIL_ENV.items():
+        monkeypatch.setenv(name, value)
+    for name in ("FACEPIPE_SMTP_URL", "FACEPIPE_SMTP_HOST", "FACEPIPE_FAULTS"):
+        monkeypatch.delenv(name, raising=False)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in (PORTRAIT, NO_FACES):
+        shutil.copy(samples[name], photos / name)
+    home = DataHome(tmp_path / "home")
+    with pipeline(home) as killed:  # noted its batch, then died before uploading
+        killed.plan_uploads([(photos / name, f"uploads/{name}") for name in (PORTRAIT, NO_FACES)])
+    leave_to_a_dead_runner(home)
+    command = ["--home", str(home.root), "run", str(photos), "--detector", "yunet", "--json"]
+
+    assert cli.main(command) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert cli.main(command) == 0  # and once more, with everything done
+    second = json.loads(capsys.readouterr().out)
+
+    assert [(r["key"], r["status"]) for r in first] == [
+        (f"uploads/{NO_FACES}", "SKIPPED"),
+        (f"uploads/{PORTRAIT}", "SKIPPED"),
+    ]
+    assert all(r["reason"].startswith(("already queued", "already run")) for r in first)
+    assert {r["status"] for r in second} == {"SKIPPED"}
+    assert all(r["reason"].startswith("already run") for r in second)
+    with pipeline(home) as after:
+        versions = {
+            name: after.objects.list_versions(BUCKET, f"uploads/{name}")
+            for name in (PORTRAIT, NO_FACES)
+        }
+        records = after.records.list_records(limit=10)
+    assert {name: len(found) for name, found in versions.items()} == {PORTRAIT: 1, NO_FACES: 1}
+    assert sorted((r.key, r.status) for r in records) == [
+        (f"uploads/{NO_FACES}", "DETECTED"),
+        (f"uploads/{PORTRAIT}", "DETECTED"),
+    ]
+    assert len(list((home.outbox / "new").iterdir())) == 1  # the portrait's, once
