@@ -84,7 +84,10 @@ def _pipeline(args: argparse.Namespace) -> LocalPipeline:
 
     route_step_logs(logging.INFO if args.verbose else logging.WARNING)
     get_finder(args.detector)  # an unknown or missing detector is a usage error, up front
-    detect = DetectConfig.from_env(os.environ)  # as the detect Lambda reads its settings
+    # As the detect Lambda reads its settings; a flag stands in for its variable.
+    flags = {"MIN_CONFIDENCE": args.min_confidence, "FACE_ATTRIBUTES": args.attributes}
+    environ = {name: value for name, value in os.environ.items() if flags.get(name) is None}
+    detect = DetectConfig.from_env(environ)
     if args.min_confidence is not None:
         detect = replace(detect, min_confidence=args.min_confidence)
     if args.attributes is not None:

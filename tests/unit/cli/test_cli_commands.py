@@ -249,3 +249,5 @@ def test_a_bad_min_confidence_is_refused(
     assert "MIN_CONFIDENCE" in err and "Traceback" not in err
     with pytest.raises(SystemExit):
         facepipe("run", str(samples[PORTRAIT]), "--min-confidence", "120")
+    status, _, err = facepipe("run", str(samples[PORTRAIT]), "--min-confidence", "80")
+    assert status == 0, err  # the flag stands in for the variable
