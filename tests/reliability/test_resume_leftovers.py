@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from dead_runner import dead_runner
 
 from facepipe import cli
 from facepipe.local.events import object_created_event
@@ -40,15 +39,8 @@ def pipeline(home: DataHome) -> LocalPipeline:
 def leave_to_a_dead_runner(home: DataHome, *tables: str) -> None:
     """Hand the rows of ``tables`` (the noted uploads by default) to a runner that exited
     without releasing its lease."""
-    code = "import sys; from pathlib import Path; from facepipe.local.runners import RunnerLease"
-    code += "; print(RunnerLease(Path(sys.argv[1])).id)"
     db = executions_db_path(home)
-    dead = subprocess.run(
-        [sys.executable, "-c", code, str(db.parent / "runners")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    dead = dead_runner(db.parent / "runners")
     with sqlite3.connect(db) as conn:
         for table in tables or ("planned_uploads",):
             conn.execute(f"UPDATE {table} SET owner_runner = ?", (dead,))

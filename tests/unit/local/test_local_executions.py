@@ -6,27 +6,20 @@ A "dead runner" is a real process that has exited: its pid is what the rows carr
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from dead_runner import dead_runner
 
 from facepipe.local.executions import _SCHEMA, ExecutionStore
 
 BUCKET = "facepipe-uploads"
 
 
-def dead_runner(store: ExecutionStore) -> str:
-    """The id of a runner of ``store``'s data home that has exited without releasing."""
-    code = "import sys; from pathlib import Path; from facepipe.local.runners import RunnerLease"
-    code += "; print(RunnerLease(Path(sys.argv[1])).id)"
-    folder = str(store.path.parent / "runners")
-    return subprocess.run(
-        [sys.executable, "-c", code, folder], capture_output=True, text=True, check=True
-    ).stdout.strip()
+def dead_runner_of(store: ExecutionStore) -> str:
+    return dead_runner(store.path.parent / "runners")
 
 
 def hand_to(db: Path, table: str, runner_id: str) -> None:
@@ -63,7 +56,7 @@ def test_another_live_runners_work_is_left_to_it_until_it_closes(store: Executio
 def test_a_dead_runners_planned_uploads_are_taken_once_in_order(store: ExecutionStore) -> None:
     ids = store.plan_uploads(BUCKET, [("/p/a.jpg", "uploads/a.jpg"), ("/p/b.jpg", "uploads/b.jpg")])
     store.upload_done(ids[0])
-    hand_to(store.path, "planned_uploads", dead_runner(store))
+    hand_to(store.path, "planned_uploads", dead_runner_of(store))
 
     taken = store.take_orphaned_uploads(BUCKET)
 
@@ -75,7 +68,7 @@ def test_a_dead_runners_uploads_into_another_bucket_wait_for_that_bucket(
     store: ExecutionStore,
 ) -> None:
     [upload_id] = store.plan_uploads("other-bucket", [("/p/a.jpg", "uploads/a.jpg")])
-    hand_to(store.path, "planned_uploads", dead_runner(store))
+    hand_to(store.path, "planned_uploads", dead_runner_of(store))
 
     assert store.take_orphaned_uploads(BUCKET) == []
     assert store.take_orphaned_uploads("other-bucket") == [(upload_id, "/p/a.jpg", "uploads/a.jpg")]
@@ -85,8 +78,8 @@ def test_a_pending_event_marks_its_planned_upload_done(store: ExecutionStore) ->
     [upload_id] = store.plan_uploads(BUCKET, [("/p/a.jpg", "uploads/a.jpg")])
 
     store.add_pending("event-1", {"id": "event-1"}, planned_upload=upload_id)
-    hand_to(store.path, "planned_uploads", dead_runner(store))
-    hand_to(store.path, "pending_events", dead_runner(store))
+    hand_to(store.path, "planned_uploads", dead_runner_of(store))
+    hand_to(store.path, "pending_events", dead_runner_of(store))
 
     assert store.take_orphaned_uploads(BUCKET) == []
     assert [p.event_id for p in store.take_orphaned_pending()] == ["event-1"]

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dead_runner import dead_runner
+
 from facepipe.local.runners import RunnerLease, runner_alive, sweep_dead
 
 HOLD = """
@@ -49,12 +51,7 @@ def test_a_released_lease_is_gone_and_a_held_one_is_alive_in_its_own_process(
 
 
 def test_sweep_removes_only_dead_runners_files(tmp_path: Path) -> None:
-    dead = subprocess.run(
-        [sys.executable, "-c", HOLD.replace("time.sleep(600)", ""), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    dead = dead_runner(tmp_path)
     alive = RunnerLease(tmp_path)
 
     sweep_dead(tmp_path)
@@ -68,12 +65,7 @@ def test_a_dead_runner_looks_dead_to_two_probes_at_once(tmp_path: Path) -> None:
     import fcntl
     import os
 
-    dead = subprocess.run(
-        [sys.executable, "-c", HOLD.replace("time.sleep(600)", ""), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    dead = dead_runner(tmp_path)
     first_probe = os.open(tmp_path / f"{dead}.lock", os.O_RDWR)
     try:
         fcntl.flock(first_probe, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a probe under way
