@@ -242,9 +242,9 @@ def _wait_for(results: list[FileResult], stop: threading.Event, *, show_progress
 
 def _collect(results: list[FileResult]) -> None:
     for result in results:
-        future = result.execution
-        done = future is not None and future.done() and not future.cancelled()
-        if done and future is not None and result.upload is not None:
+        if result.upload is None or (future := result.upload.execution) is None:
+            continue
+        if future.done() and not future.cancelled():
             result.outcome = _outcome_of(future, result.upload)
 
 

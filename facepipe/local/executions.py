@@ -154,11 +154,6 @@ class ExecutionStore:
     def path(self) -> Path:
         return self._db.path
 
-    @property
-    def runner_id(self) -> str:
-        """This store's runner: rows it writes are its until it is gone."""
-        return self._lease.id
-
     def close(self) -> None:
         self._db.close()
         self._lease.release()
@@ -352,14 +347,18 @@ class ExecutionStore:
         )
         return row is not None
 
-    def pending_done(self, event_id: str) -> None:
-        with self._write() as conn:
-            conn.execute("DELETE FROM pending_events WHERE event_id = ?", (event_id,))
-
-    def pending_events(self) -> list[dict[str, Any]]:
-        """The events still waiting for their executions to end (anyone's)."""
-        rows = self._db.connection().execute("SELECT event FROM pending_events").fetchall()
-        return [json.loads(row["event"]) for row in rows]
+    def pending_for_version(self, bucket: str, version_id: str) -> bool:
+        """Whether an event of this object version (anyone's) waits for its execution."""
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT 1 FROM pending_events WHERE json_extract(event, '$.detail.bucket.name') = ?"
+                " AND json_extract(event, '$.detail.object.\"version-id\"') = ? LIMIT 1",
+                (bucket, version_id),
+            )
+            .fetchone()
+        )
+        return row is not None
 
     def pending_count(self) -> int:
         row = self._db.connection().execute("SELECT count(*) FROM pending_events").fetchone()

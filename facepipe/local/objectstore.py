@@ -144,6 +144,19 @@ class LocalObjectStore:
         self._faults.check("objects")
         return self._find(bucket, key, version_id)
 
+    def current_if_same(self, bucket: str, key: str, path: Path) -> StoredObject | None:
+        """The current version under ``key`` if it is ``path``'s bytes (same size and ETag,
+        the MD5 as S3 computes it for a single-part upload); else None."""
+        try:
+            current = self.head(bucket, key)
+        except InvalidS3ObjectException:
+            return None
+        if current.size != path.stat().st_size:
+            return None
+        with path.open("rb") as file:
+            md5 = hashlib.file_digest(file, lambda: hashlib.md5(usedforsecurity=False))
+        return current if current.etag.strip('"') == md5.hexdigest() else None
+
     def get_bytes(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
         self._faults.check("objects")
         found = self._find(bucket, key, version_id)

@@ -9,7 +9,6 @@ Every execution is stored with its history as it happens (facepipe.local.executi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -53,7 +52,7 @@ from facepipe.local.objectstore import (
 from facepipe.local.recordstore import SqliteRecordStore
 from facepipe.local.undelivered import KeepingUnsent, UndeliveredMail
 from facepipe.resources import state_machine_path
-from lambdas.common.errors import InvalidS3ObjectException, StepError
+from lambdas.common.errors import StepError
 from lambdas.common.ordering import FAILED
 from lambdas.common.ports import Notifier
 from lambdas.detect.handler import DetectConfig
@@ -269,15 +268,8 @@ class LocalPipeline:
         recorded as DETECTED, is running or is waiting for a runner. A FAILED one is run
         again: its failure may have been a fault that has passed.
         """
-        try:
-            current = self.objects.head(self.options.bucket, key)
-        except InvalidS3ObjectException:
-            return None
-        if current.size != path.stat().st_size:
-            return None
-        with path.open("rb") as file:
-            md5 = hashlib.file_digest(file, lambda: hashlib.md5(usedforsecurity=False))
-        if current.etag.strip('"') != md5.hexdigest():
+        current = self.objects.current_if_same(self.options.bucket, key, path)
+        if current is None:
             return None
         version = str(current.version_id)
         record = self.records.get(key, version)
@@ -285,8 +277,7 @@ class LocalPipeline:
             return f"already run: this file is version {version}, {record.status}"
         if any(e.status == RUNNING for e in self.executions.for_image(key, version)):
             return f"already running: this file is version {version}"
-        waiting = (_image_of(event) for event in self.executions.pending_events())
-        if (self.options.bucket, key, version) in waiting:
+        if self.executions.pending_for_version(self.options.bucket, version):
             return f"already queued: this file is version {version}; `facepipe resume` runs it"
         return None
 
@@ -298,8 +289,8 @@ class LocalPipeline:
         self._this_upload.planned = planned
         try:
             stored = self.objects.put_object(self.options.bucket, key, data)
-            if planned is not None:
-                self.executions.upload_done(planned)  # e.g. the rule skipped it
+            if planned is not None and self._this_upload.started is None:
+                self.executions.upload_done(planned)  # the rule skipped it (else add_pending)
             return Upload(stored, self._this_upload.started)
         finally:
             self._this_upload.started = None
@@ -335,7 +326,6 @@ class LocalPipeline:
             # Its pending event (taken here, or by another resumer) runs it again; only one
             # started without any (run_event called directly) is queued anew.
             if not self.executions.pending_for(execution.execution_arn):
-                # Started without a pending event (run_event called directly): run it too.
                 event_id = f"resume-{execution.name}"
                 self.executions.add_pending(event_id, execution.input)
                 pending.append(PendingEvent(event_id, execution.input, execution.execution_arn))

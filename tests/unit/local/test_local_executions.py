@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from dead_runner import dead_runner
 
+from facepipe.local.events import object_created_event
 from facepipe.local.executions import _SCHEMA, ExecutionStore
+from facepipe.local.objectstore import LocalObjectStore
 
 BUCKET = "facepipe-uploads"
 
@@ -125,6 +127,21 @@ def test_an_executions_start_links_its_pending_event_in_the_same_write(
     )
 
     assert store.pending_for(arn)
+
+
+def test_a_pending_event_is_found_by_its_object_version(
+    store: ExecutionStore, tmp_path: Path
+) -> None:
+    objects = LocalObjectStore(tmp_path / "buckets")
+    try:
+        stored = objects.put_object(BUCKET, "uploads/a b+é.jpg", b"\xff\xd8\xff")
+    finally:
+        objects.close()
+    store.add_pending("event-1", object_created_event(stored))
+
+    assert store.pending_for_version(BUCKET, str(stored.version_id))
+    assert not store.pending_for_version(BUCKET, "another-version")
+    assert not store.pending_for_version("other-bucket", str(stored.version_id))
 
 
 def test_an_older_database_gains_the_newer_tables(tmp_path: Path) -> None:
