@@ -215,7 +215,8 @@ class DynamoDbRecordStore:
                     Key={"imageKey": key, "versionId": version_id},
                     UpdateExpression=update,
                     ConditionExpression=condition,
-                    ExpressionAttributeValues=values,
+                    # DynamoDB refuses an empty map here.
+                    **({"ExpressionAttributeValues": values} if values else {}),
                 )
             except ClientError as error:
                 if _condition_failed(error):
@@ -226,18 +227,15 @@ class DynamoDbRecordStore:
     def release_notification(self, key: str, version_id: str, claimant: str | None = None) -> None:
         # A claim whose email was sent is never released: that would let a second email go.
         condition = "attribute_exists(imageKey) AND attribute_not_exists(sentAt)"
-        arguments: dict[str, Any] = {}
+        values: dict[str, Any] = {}
         if claimant is not None:  # only a claim this claimant holds
             condition += " AND notifiedBy = :claimant"
-            arguments["ExpressionAttributeValues"] = {":claimant": claimant}
-        with named_aws_errors(f"releasing the notification of {key!r} in DynamoDB"):
-            try:
-                self._table.update_item(
-                    Key={"imageKey": key, "versionId": version_id},
-                    UpdateExpression="REMOVE notifiedAt, notifiedBy",
-                    ConditionExpression=condition,
-                    **arguments,
-                )
-            except ClientError as error:
-                if not _condition_failed(error):
-                    raise
+            values[":claimant"] = claimant
+        self._update_if(
+            key,
+            version_id,
+            "REMOVE notifiedAt, notifiedBy",
+            condition,
+            values,
+            doing="releasing the notification",
+        )
