@@ -92,7 +92,7 @@ def create_app(
         detail = source.execution(arn)
         return execution_payload(source, detail) if detail is not None else None
 
-    def _image(arn: str) -> tuple[bytes, str] | None:
+    def _image(arn: str) -> bytes | None:
         detail = source.execution(arn)
         return source.image(detail) if detail is not None else None
 
@@ -110,13 +110,11 @@ def create_app(
         return _json(payload)
 
     async def image(request: Request) -> Response:
-        found = await run_in_threadpool(_image, request.query_params.get("arn", ""))
-        if found is None:
+        data = await run_in_threadpool(_image, request.query_params.get("arn", ""))
+        if data is None:
             return _error("no image for this execution", 404)
-        # The stored content type is whatever the uploader said (S3 metadata): never trust it.
         # Only JPEG and PNG, by their first bytes, are served, and as what the bytes are;
         # an SVG or HTML file "image" would run script in the console's origin.
-        data, _ = found
         sniffed = sniff_image(data)
         if sniffed is None:
             return _error(

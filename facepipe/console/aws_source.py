@@ -108,7 +108,7 @@ class AwsConsoleSource:
             cause=described.get("cause"),
         )
 
-    def image(self, detail: ExecutionDetail) -> tuple[bytes, str] | None:
+    def image(self, detail: ExecutionDetail) -> bytes | None:
         from botocore.exceptions import ClientError
 
         arguments = {"Bucket": detail.bucket, "Key": detail.item.image_key}
@@ -122,7 +122,7 @@ class AwsConsoleSource:
         if answer.get("ContentLength", 0) > MAX_UPLOAD_BYTES:
             body.close()  # over what the pipeline takes: not worth holding in memory
             return None
-        return body.read(), answer.get("ContentType", "application/octet-stream")
+        return bytes(body.read())
 
     def record(self, detail: ExecutionDetail) -> dict[str, Any] | None:
         found = fetch_record(

@@ -98,7 +98,7 @@ class LocalConsoleSource:
             cause=stored.cause,
         )
 
-    def image(self, detail: ExecutionDetail) -> tuple[bytes, str] | None:
+    def image(self, detail: ExecutionDetail) -> bytes | None:
         from lambdas.common.errors import InvalidS3ObjectException
 
         objects = self.pipeline.objects
@@ -107,10 +107,9 @@ class LocalConsoleSource:
             info = objects.head(detail.bucket, item.image_key, item.version_id)
             if info.size > MAX_UPLOAD_BYTES:
                 return None  # over what the pipeline takes: not worth holding in memory
-            data = objects.get_bytes(detail.bucket, item.image_key, item.version_id)
+            return objects.get_bytes(detail.bucket, item.image_key, item.version_id)
         except InvalidS3ObjectException:
             return None  # deleted since, or never stored
-        return data, info.content_type or "application/octet-stream"
 
     def record(self, detail: ExecutionDetail) -> dict[str, Any] | None:
         found = self.pipeline.records.get(detail.item.image_key, detail.item.version_id or "null")

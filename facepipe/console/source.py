@@ -87,8 +87,9 @@ class ConsoleSource(Protocol):
 
     def execution(self, execution_arn: str) -> ExecutionDetail | None: ...
 
-    def image(self, detail: ExecutionDetail) -> tuple[bytes, str] | None:
-        """The uploaded image version's bytes and content type."""
+    def image(self, detail: ExecutionDetail) -> bytes | None:
+        """The uploaded image version's bytes (the console serves them as what their first
+        bytes say, never as the stored content type, which is the uploader's say)."""
         ...
 
     def record(self, detail: ExecutionDetail) -> dict[str, Any] | None:
