@@ -54,8 +54,7 @@ def express_refusal(described: dict[str, Any], command: str) -> ExpressWorkflowE
         "history for Express workflows (ListExecutions, DescribeExecution and "
         f"GetExecutionHistory do not support them), so `facepipe {command}` cannot "
         f"list, find, follow or draw its executions; {where}. Deploy with "
-        "-c workflowType=STANDARD "
-        "(the default) to use it."
+        "-c workflowType=STANDARD (the default) to use it."
     )
 
 

@@ -38,7 +38,7 @@ def add_console_commands(commands: Any) -> None:
 
 def run_console(args: argparse.Namespace) -> int:
     from facepipe.console.app import create_app
-    from facepipe.console.guard import WILDCARD_ADDRESSES, allowed_hosts
+    from facepipe.console.guard import LOOPBACK_HOSTS, WILDCARD_ADDRESSES, allowed_hosts, host_name
     from facepipe.console.server import serve
 
     try:
@@ -46,7 +46,7 @@ def run_console(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"facepipe: error: --allow-host {error}", file=sys.stderr)
         return 2
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
+    if host_name(args.host) not in LOOPBACK_HOSTS:
         print(
             f"facepipe: warning: serving on {args.host}: anyone who can reach it can upload",
             file=sys.stderr,
