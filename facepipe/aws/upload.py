@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+from lambdas.common.model import IMAGE_SUFFIXES
+
+_CONTENT_TYPES = dict(zip(IMAGE_SUFFIXES, ("image/jpeg", "image/jpeg", "image/png"), strict=True))
 
 
 @dataclass(frozen=True)
@@ -17,12 +19,10 @@ class UploadedImage:
 
 
 def upload_image(s3: Any, bucket: str, prefix: str, image: Path) -> UploadedImage:
-    """PutObject ``prefix + file name``; a clear ValueError for a file the rule would skip."""
+    """PutObject ``prefix + file name``; a clear ValueError for a file the pipeline refuses."""
     content_type = _CONTENT_TYPES.get(image.suffix.lower())
     if content_type is None:
-        raise ValueError(
-            f"{image}: only .jpg, .jpeg and .png files start the pipeline (upload rule)"
-        )
+        raise ValueError(f"{image}: only .jpg, .jpeg and .png files are processed by the pipeline")
     if not image.is_file():
         raise ValueError(f"{image}: no such file")
     key = prefix + image.name

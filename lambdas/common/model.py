@@ -7,6 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
+# What the pipeline takes, by name: Rekognition reads JPEG and PNG only.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def named_as_image(key: str) -> bool:
+    """Whether the object key ends in .jpg, .jpeg or .png, in any letter case."""
+    return key.lower().endswith(IMAGE_SUFFIXES)
+
 
 def utc_now() -> datetime:
     """The steps' default clock (their configs take another in tests)."""

@@ -16,8 +16,9 @@ from typing import Any, cast
 
 from lambdas.common.aws.rekognition import RekognitionDetector
 from lambdas.common.config import choice_env, number_env
+from lambdas.common.errors import InvalidImageFormatException
 from lambdas.common.faces import summarize_faces
-from lambdas.common.model import utc_now
+from lambdas.common.model import named_as_image, utc_now
 from lambdas.common.observability import (
     StepHandler,
     correlate_with_execution,
@@ -51,6 +52,14 @@ def create_handler(detector: Detector, config: DetectConfig) -> StepHandler:
     def detect(event: dict[str, Any], context: Any) -> dict[str, Any]:
         image = read_image(event)
         correlate_with_execution(read_execution_arn(event))
+        # The upload rule takes every key under uploads/ (EventBridge cannot AND a prefix
+        # with a case-insensitive suffix without wildcards); the refusal is made here, so
+        # it is recorded FAILED with its reason like any other image that cannot be read.
+        if not named_as_image(image.key):
+            raise InvalidImageFormatException(
+                f"{image.key!r} is not named as a JPEG or PNG image (.jpg, .jpeg or .png, "
+                "in any letter case); no other file is processed"
+            )
         found = detector.detect_faces(image, config.attributes)
         faces = summarize_faces(found, config.attributes, config.min_confidence)
         logger.info(

@@ -1,9 +1,13 @@
-"""statemachine/upload_rule.json, matched by moto's EventBridge pattern engine on real event shapes.
+"""The upload rule, held to EventBridge's own rules rather than to moto's.
 
-EventBridge ORs the conditions listed for one field, so "prefix uploads/" AND "suffix .jpg in
-any case" cannot be two conditions on detail.object.key. Wildcards anchor both ends in one
-condition but are case-sensitive, so the rule lists `uploads/*.<ext>` for every letter-case
-spelling of jpg, jpeg and png.
+EventBridge ORs the conditions listed for one field, so "under uploads/" AND "ends in .jpg
+in any case" can only be written with wildcards, and the 32 case spellings this rule used to
+list score 64 on event-ruler's MachineComplexityEvaluator: PutRule refuses that with
+InvalidEventPatternException ("Rule is too complex"), minutes into a deployment. The rule
+takes every key under uploads/ with a plain prefix (complexity 0) and the state machine
+refuses a key not named as a JPEG or PNG (tests/unit/lambdas/test_lambda_state_machine_run.py).
+Patterns are matched by facepipe.local.eventpattern, which follows event-ruler, and moto
+must agree on the ones the moto tests rely on.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto.events.models import EventPattern
+from infra_synth import Synthesized
+from moto.events.models import EventPattern as MotoEventPattern
 
+from facepipe.local.eventpattern import EventPattern, EventPatternError, pattern_complexity
 from infra.sources import SourceFileError, upload_rule_pattern
+from infra.storage import UPLOAD_PREFIX
 
 BUCKET = "facepipe-images-123"
 
@@ -50,9 +57,43 @@ def object_created(key: str, *, bucket: str = BUCKET, detail_type: str = "Object
     }
 
 
+def _wildcards(node: Any) -> list[Any]:
+    if isinstance(node, dict):
+        found = [node] if "wildcard" in node else []
+        return found + [w for value in node.values() for w in _wildcards(value)]
+    if isinstance(node, list):
+        return [w for item in node for w in _wildcards(item)]
+    return []
+
+
 @pytest.fixture(scope="module")
 def rule() -> EventPattern:
-    return EventPattern.load(json.dumps(upload_rule_pattern(BUCKET)))
+    return EventPattern(upload_rule_pattern(BUCKET))
+
+
+def test_the_deployed_pattern_has_no_wildcard_and_complexity_zero(
+    default_stack: Synthesized,
+) -> None:
+    _, resource = default_stack.only("AWS::Events::Rule")
+    deployed = resource["Properties"]["EventPattern"]
+    assert _wildcards(deployed) == []
+    assert "wildcard" not in json.dumps(deployed)
+    assert pattern_complexity(upload_rule_pattern(BUCKET), cap=100) == 0
+    assert deployed["detail"]["object"]["key"] == [{"prefix": UPLOAD_PREFIX}]
+
+
+def test_the_old_32_wildcard_rule_is_refused_and_the_new_one_accepted() -> None:
+    spellings = {
+        "".join(letters)
+        for extension in ("jpg", "jpeg", "png")
+        for letters in itertools.product(*[(c.lower(), c.upper()) for c in extension])
+    }
+    old = upload_rule_pattern(BUCKET)
+    old["detail"]["object"]["key"] = [{"wildcard": f"uploads/*.{s}"} for s in sorted(spellings)]
+    with pytest.raises(EventPatternError) as refused:
+        EventPattern(old)
+    assert refused.value.reason.startswith("Rule is too complex")
+    assert EventPattern(upload_rule_pattern(BUCKET)).wildcard_complexity == 0
 
 
 @pytest.mark.parametrize(
@@ -62,55 +103,56 @@ def rule() -> EventPattern:
         "uploads/B.JPeG",
         "uploads/x/y.PNG",
         "uploads/with space.jpg",
-        "uploads/with+space.jpg",  # the same key as S3 URL-encodes it in notifications
-        "uploads/.png",
+        "uploads/a+b.jpg",
+        "uploads/notes.txt",  # taken, then refused by name in Detect (recorded FAILED)
+        "uploads/",
     ],
 )
-def test_accepts_images_under_uploads(rule: EventPattern, key: str) -> None:
-    assert rule.matches_event(object_created(key))
+def test_takes_every_key_under_uploads(rule: EventPattern, key: str) -> None:
+    assert rule.matches(object_created(key))
+    assert MotoEventPattern.load(json.dumps(rule.pattern)).matches_event(object_created(key))
 
 
 @pytest.mark.parametrize(
     "key",
     [
         "other/a.jpg",
-        "uploads/a.gif",
-        "uploads/a.jpg.txt",
         "Uploads/a.jpg",
         "xuploads/a.jpg",
-        "uploads/ajpg",
-        "uploads/a.jp",
+        "uploads",
+        # Wherever the pipeline may one day write (annotated copies, thumbnails, exports)
+        # is outside uploads/, so its own objects never start it again.
+        "annotated/uploads/a.jpg",
+        "thumbnails/a.jpg",
+        "results/uploads/a.png",
     ],
 )
-def test_rejects_other_keys(rule: EventPattern, key: str) -> None:
-    assert not rule.matches_event(object_created(key))
+def test_nothing_outside_uploads_starts_the_pipeline(rule: EventPattern, key: str) -> None:
+    assert not rule.matches(object_created(key))
 
 
 def test_rejects_other_buckets(rule: EventPattern) -> None:
-    assert not rule.matches_event(object_created("uploads/a.jpg", bucket="someone-else"))
+    assert not rule.matches(object_created("uploads/a.jpg", bucket="someone-else"))
 
 
 @pytest.mark.parametrize("detail_type", ["Object Deleted", "Object Restore Completed"])
 def test_rejects_other_detail_types(rule: EventPattern, detail_type: str) -> None:
-    assert not rule.matches_event(object_created("uploads/a.jpg", detail_type=detail_type))
+    assert not rule.matches(object_created("uploads/a.jpg", detail_type=detail_type))
 
 
 def test_rejects_other_sources(rule: EventPattern) -> None:
     event = object_created("uploads/a.jpg")
     event["source"] = "custom.uploader"
-    assert not rule.matches_event(event)
+    assert not rule.matches(event)
 
 
-def test_every_letter_case_of_each_extension_is_listed() -> None:
-    keys = upload_rule_pattern(BUCKET)["detail"]["object"]["key"]
-    spellings = {
-        "".join(letters)
-        for extension in ("jpg", "jpeg", "png")
-        for letters in itertools.product(*[(c.lower(), c.upper()) for c in extension])
-    }
-    assert sorted(condition["wildcard"] for condition in keys) == sorted(
-        f"uploads/*.{spelling}" for spelling in spellings
-    )
+def test_the_functions_cannot_write_to_the_bucket(default_stack: Synthesized) -> None:
+    """Nothing the pipeline runs can put an object anywhere, under uploads/ or not."""
+    for policy in default_stack.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"]
+            actions = actions if isinstance(actions, list) else [actions]
+            assert not [a for a in actions if a.startswith("s3:Put") or a == "s3:*"]
 
 
 def test_bucket_placeholder_is_required(tmp_path: Path) -> None:

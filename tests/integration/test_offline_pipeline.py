@@ -207,17 +207,26 @@ def test_the_same_event_twice_gives_one_record_and_one_email(
     assert len(outbox_messages(home)) == 1
 
 
-def test_keys_the_rule_does_not_take_start_nothing(
+def test_keys_outside_uploads_start_nothing(
     pipeline: LocalPipeline, samples: dict[str, Path]
 ) -> None:
-    skipped = [
-        pipeline.upload(b"GIF89a" + bytes(100), "uploads/animation.gif"),
-        pipeline.upload(samples[PORTRAIT], "elsewhere/portrait.jpg"),
-    ]
+    skipped = pipeline.upload(samples[PORTRAIT], "elsewhere/portrait.jpg")
 
-    assert [upload.accepted for upload in skipped] == [False, False]
+    assert skipped.accepted is False
     assert pipeline.executions.list_executions() == []
-    assert pipeline.objects.head("facepipe-uploads", "uploads/animation.gif").size == 106
+    assert pipeline.objects.head("facepipe-uploads", "elsewhere/portrait.jpg").size > 0
+
+
+def test_a_file_under_uploads_not_named_as_an_image_ends_failed_with_its_reason(
+    pipeline: LocalPipeline,
+) -> None:
+    upload = pipeline.upload(b"GIF89a" + bytes(100), "uploads/animation.gif")
+
+    outcome = upload.execution.result()  # type: ignore[union-attr]
+    assert (outcome.status, outcome.error) == ("FAILED", "InvalidImageFormatException")
+    (record,) = pipeline.records.list_records()
+    assert (record.key, record.status) == ("uploads/animation.gif", "FAILED")
+    assert "is not named as a JPEG or PNG image" in (record.reason or "")
 
 
 def test_an_execution_left_by_a_killed_process_is_found(home: DataHome) -> None:

@@ -5,8 +5,9 @@ a FAILED record with Rekognition's error name and a reason a person understands,
 result where the input is valid. The same corpus runs offline (local detector) and through the
 Lambda handlers (Rekognition stubbed with what the service answers for that input).
 
-Bad files carry an image name (``.jpg``/``.png``) on purpose: the upload rule only passes such
-keys, so a GIF named ``.gif`` never starts an execution (by design, not a silent drop).
+Bad files carry an image name (``.jpg``/``.png``) on purpose, so their content is what gets
+them refused; a file not named as an image is refused by name in Detect before Rekognition is
+called (tests/unit/lambdas/test_lambda_state_machine_run.py).
 """
 
 from __future__ import annotations

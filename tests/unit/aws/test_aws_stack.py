@@ -190,5 +190,5 @@ def test_an_unknown_execution_or_a_file_the_rule_skips_is_said_plainly(
     notes.write_text("hello")
     assert _run(["aws", "upload", str(notes)]) == 2
     err = capsys.readouterr().err
-    assert "only .jpg, .jpeg and .png files start the pipeline" in err
+    assert "only .jpg, .jpeg and .png files are processed by the pipeline" in err
     assert deployed_stack.started == []

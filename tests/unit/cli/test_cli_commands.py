@@ -24,7 +24,7 @@ def test_run_one_image_prints_the_table_and_the_execution_graph(
     assert f"outbox: {facepipe.home / 'outbox'}" in out
 
 
-def test_run_a_folder_annotates_faces_and_reports_skipped_files(
+def test_run_a_folder_annotates_faces_and_reports_files_refused_by_name(
     facepipe: Cli, samples: dict[str, Path], tmp_path: Path
 ) -> None:
     folder = tmp_path / "photos"
@@ -37,7 +37,7 @@ def test_run_a_folder_annotates_faces_and_reports_skipped_files(
 
     status, results = facepipe.json("run", str(folder), "--annotate", str(annotated))
 
-    assert status == 0
+    assert status == 1  # the GIF's execution failed
     by_key = {result["key"]: result for result in results}
     assert set(by_key) == {"uploads/animation.gif", "uploads/group.jpg", "uploads/no_faces.jpg"}
     assert (by_key["uploads/group.jpg"]["status"], by_key["uploads/group.jpg"]["faceCount"]) == (
@@ -45,23 +45,24 @@ def test_run_a_folder_annotates_faces_and_reports_skipped_files(
         4,
     )
     assert by_key["uploads/no_faces.jpg"]["faceCount"] == 0
-    skipped = by_key["uploads/animation.gif"]
-    assert skipped["status"] == "SKIPPED"
-    assert "uploads/*.jpg" in skipped["reason"] and "uploads/*.png" in skipped["reason"]
+    refused = by_key["uploads/animation.gif"]
+    assert (refused["status"], refused["error"]) == ("FAILED", "InvalidImageFormatException")
+    assert "'uploads/animation.gif' is not named as a JPEG or PNG image" in refused["cause"]
     drawn = Image.open(by_key["uploads/group.jpg"]["annotated"])
     assert drawn.size == Image.open(samples[GROUP]).size
     assert drawn.tobytes() != Image.open(samples[GROUP]).convert("RGB").tobytes()
 
 
 def test_run_human_output_names_skipped_files(facepipe: Cli, tmp_path: Path) -> None:
-    gif = tmp_path / "wave.gif"
-    gif.write_bytes(b"GIF89a" + bytes(64))
+    photo = tmp_path / "wave.jpg"
+    photo.write_bytes(b"outside the upload prefix, never read")
 
-    status, out, _ = facepipe("run", str(gif))
+    status, out, _ = facepipe("run", str(photo), "--prefix", "elsewhere")
 
     assert status == 0
     assert "SKIPPED" in out
-    assert "skipped" in out and "wave.gif" in out and "upload rule" in out
+    assert "skipped" in out and "wave.jpg" in out and "upload rule" in out
+    assert "it takes keys like uploads/" in out
 
 
 def test_run_exits_non_zero_when_an_image_failed(

@@ -126,10 +126,11 @@ def test_watch_runs_new_complete_files_and_stops_cleanly_on_ctrl_c(
                 time.sleep(0.5)
         (inbox / "clip.gif").write_bytes(b"GIF89a" + bytes(32))
         assert "4 face(s)" in lines.wait_for("uploads/group.jpg")
-        lines.wait_for("skipped clip.gif")
+        # Not named as an image: the state machine refuses it, and the line says so.
+        lines.wait_for("uploads/clip.gif: FAILED InvalidImageFormatException")
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 0
-        lines.wait_for("watched: 1 image(s) run (1 succeeded, 0 failed), 1 skipped")
+        assert process.wait(timeout=60) == 1  # an execution failed
+        lines.wait_for("watched: 2 image(s) run (1 succeeded, 1 failed), 0 skipped")
     finally:
         if process.poll() is None:
             process.kill()

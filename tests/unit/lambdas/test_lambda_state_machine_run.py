@@ -140,3 +140,30 @@ def test_the_same_event_twice_sends_one_email(pipeline):
     assert first.output["notification"]["sent"] is True
     assert second.output["record"]["outcome"] == "DUPLICATE"
     assert second.output["notification"]["sent"] is False
+
+
+@pytest.mark.parametrize(
+    "key", ["uploads/notes.txt", "uploads/clip.GIF", "uploads/", "uploads/a.jpg.bak"]
+)
+def test_a_key_not_named_as_an_image_is_refused_by_the_state_machine_with_a_record(pipeline, key):
+    """The rule takes every key under uploads/; Detect refuses the rest before Rekognition."""
+    run, _, store = pipeline  # no DetectFaces response queued: Rekognition is not called
+    result = run(object_created_event(key))
+    assert result.status == "FAILED"
+    assert result.error == "InvalidImageFormatException"
+    assert "is not named as a JPEG or PNG image" in result.cause
+    record = store.get(key, "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY")
+    assert record is not None and record.status == "FAILED" and record.reason == result.cause
+    states = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in result.history
+        if e["type"].endswith("StateEntered")
+    ]
+    assert states == ["IsVersioned", "Normalise", "Detect", "RecordFailure", "Failed"]
+
+
+@pytest.mark.parametrize("key", ["uploads/a.JPG", "uploads/b.Jpeg", "uploads/c.pNg"])
+def test_image_names_in_any_letter_case_are_detected(pipeline, key):
+    run, stub, _ = pipeline
+    stub.add_response("detect_faces", {"FaceDetails": []})
+    assert run(object_created_event(key)).status == "SUCCEEDED"

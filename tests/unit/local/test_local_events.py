@@ -102,7 +102,8 @@ def _event_for(store: LocalObjectStore, key: str, bucket: str = BUCKET) -> dict[
         ("uploads/a.jpg", BUCKET, True),
         ("uploads/deep/er/a.JPEG", BUCKET, True),
         ("uploads/my holiday photo.PNG", BUCKET, True),
-        ("uploads/a.gif", BUCKET, False),
+        ("uploads/a.gif", BUCKET, True),  # the state machine refuses it, with a record
+        ("uploads/", BUCKET, True),  # a "folder" the S3 console creates: refused likewise
         ("elsewhere/a.jpg", BUCKET, False),
         ("uploads/a.jpg", "another-bucket", False),
     ],
