@@ -96,6 +96,7 @@ NO_OP_HANDLERS: dict[str, Any] = {
         "attributes": "DEFAULT",
         "minConfidence": 90,
         "detectedAt": "2024-05-01T12:00:01Z",
+        "objectKey": event["image"]["key"],
     },
     "persist": lambda event, context: {"status": "DONE", "outcome": "WRITTEN", "faceCount": 1},
     "notify": lambda event, context: {"sent": True, "messageId": "m-1"},

@@ -103,13 +103,24 @@ def execution_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
 
 
 def uploaded_object(execution_input: str | None) -> tuple[str, str | None] | None:
-    """(decoded key, version id) of the "Object Created" event an execution started from."""
+    """(key, version id) of the "Object Created" event an execution started from.
+
+    The key as the event carries it: EventBridge delivers S3 keys unencoded.
+    """
     try:
         event = json.loads(execution_input or "")
         obj = event["detail"]["object"]
-        return unquote_plus(obj["key"]), obj.get("version-id")
+        return str(obj["key"]), obj.get("version-id")
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _started_by(execution_input: str | None, key: str, version_id: str | None) -> bool:
+    """Whether the execution's event is the upload of ``key``, its key encoded or not."""
+    found = uploaded_object(execution_input)
+    return (
+        found is not None and found[1] == version_id and key in (found[0], unquote_plus(found[0]))
+    )
 
 
 def find_execution_for(
@@ -133,7 +144,7 @@ def find_execution_for(
                 continue
             checked.add(arn)
             described = sfn.describe_execution(executionArn=arn)
-            if uploaded_object(described.get("input")) == (key, version_id):
+            if _started_by(described.get("input"), key, version_id):
                 return str(arn)
         if time.monotonic() >= deadline:
             raise ExecutionNotFound(

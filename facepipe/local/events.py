@@ -1,8 +1,9 @@
 """S3 "Object Created" events as EventBridge delivers them, and a local bus with rules.
 
-The event is built in the exact EventBridge shape (``detail.object.key`` URL-encoded the way
-S3 encodes keys in its notifications: spaces as ``+``, ``+`` as ``%2B``, ``/`` kept), and the
-bus filters with the same ``statemachine/upload_rule.json`` pattern the CDK stack deploys.
+The event is built in the exact EventBridge shape, ``detail.object.key`` unencoded as
+EventBridge's S3 events carry it (classic S3 notifications URL-encode it; see
+lambdas/README.md for the evidence), and the bus filters with the same
+``statemachine/upload_rule.json`` pattern the CDK stack deploys.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
 
 from facepipe.local.eventpattern import EventPattern
 from facepipe.local.objectstore import StoredObject
@@ -28,16 +28,6 @@ LOCAL_REGION = "us-east-1"
 _REQUEST_ID_ALPHABET = string.ascii_uppercase + string.digits
 
 EventTarget = Callable[[dict[str, Any]], None]
-
-
-def encode_event_key(key: str) -> str:
-    """An object key as S3 writes it into event notifications (form-encoded, '/' kept)."""
-    return quote_plus(key, safe="/")
-
-
-def decode_event_key(encoded: str) -> str:
-    """The real object key from an event's ``detail.object.key``."""
-    return unquote_plus(encoded)
 
 
 def object_created_event(
@@ -61,7 +51,7 @@ def object_created_event(
             "version": "0",
             "bucket": {"name": obj.bucket},
             "object": {
-                "key": encode_event_key(obj.key),
+                "key": obj.key,
                 "size": obj.size,
                 "etag": obj.etag.strip('"'),  # events carry the ETag without HeadObject's quotes
                 "version-id": obj.version_id,

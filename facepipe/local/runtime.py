@@ -29,7 +29,6 @@ from facepipe.local.events import (
     LOCAL_ACCOUNT,
     LocalEventBus,
     S3EventSource,
-    decode_event_key,
     load_upload_rule,
 )
 from facepipe.local.executions import (
@@ -466,7 +465,7 @@ def _image_of(event: dict[str, Any]) -> tuple[str, str, str]:
     obj = detail.get("object", {})
     return (
         str(detail.get("bucket", {}).get("name", "")),
-        decode_event_key(str(obj.get("key", ""))),
+        str(obj.get("key", "")),
         str(obj.get("version-id") or "null"),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import unquote_plus
 
 # What the pipeline takes, by name: Rekognition reads JPEG and PNG only.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -25,10 +25,11 @@ def utc_now() -> datetime:
 class ImageRef:
     """One S3 object version, as the state machine's Normalise step describes it.
 
-    ``key`` is always the decoded object key (spaces and non-ASCII letters as such).
-    In the state machine's state the key stays as S3 wrote it into the EventBridge event:
-    URL-encoded, a space as ``+`` (ASL cannot decode it). ``from_state`` decodes it and
-    ``to_state`` encodes it back, so the pair round-trips.
+    ``key`` is the object key as the event delivered it. EventBridge's S3 events carry keys
+    unencoded (classic S3 notifications URL-encode them, a space as ``+``; see
+    lambdas/README.md for the evidence), so that is the key to read first;
+    ``key_candidates`` adds the form-decoded key for an event that was encoded after all,
+    and Detect keeps whichever names the object.
     """
 
     bucket: str
@@ -44,7 +45,7 @@ class ImageRef:
         """Build from the state's ``{bucket, key, versionId, etag, size, sequencer, eventTime}``."""
         return cls(
             bucket=data["bucket"],
-            key=unquote_plus(data["key"]),
+            key=data["key"],
             version_id=data.get("versionId"),
             etag=data.get("etag", ""),
             size=int(data.get("size", 0)),
@@ -57,10 +58,15 @@ class ImageRef:
         """The version id records are stored under; "null" as S3 names unversioned objects."""
         return self.version_id or "null"
 
+    def key_candidates(self) -> tuple[str, ...]:
+        """The keys this event may mean: as delivered, then URL-decoded when that differs."""
+        decoded = unquote_plus(self.key)
+        return (self.key,) if decoded == self.key else (self.key, decoded)
+
     def to_state(self) -> dict[str, Any]:
         return {
             "bucket": self.bucket,
-            "key": quote_plus(self.key, safe="/"),
+            "key": self.key,
             "versionId": self.version_id,
             "etag": self.etag,
             "size": self.size,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from lambdas.common.errors import StepInputError
@@ -11,7 +12,11 @@ IMAGE_FIELDS = ("bucket", "key", "versionId", "etag", "size", "sequencer", "even
 
 
 def read_image(event: Any) -> ImageRef:
-    """The ``image`` of the payload (the Normalise step's output) as an ImageRef."""
+    """The ``image`` of the payload (the Normalise step's output) as an ImageRef.
+
+    After Detect, the key is the one Detect found the object under (``detection.objectKey``),
+    so Persist and Notify record and email the key that names the object.
+    """
     image = event.get("image") if isinstance(event, dict) else None
     if not isinstance(image, dict):
         raise StepInputError(
@@ -22,9 +27,12 @@ def read_image(event: Any) -> ImageRef:
     if missing:
         raise StepInputError(f"the step input's image lacks {', '.join(missing)}")
     try:
-        return ImageRef.from_state(image)
+        found = ImageRef.from_state(image)
     except (TypeError, ValueError) as error:
         raise StepInputError(f"the step input's image is malformed: {error}") from error
+    detection = event.get("detection")
+    object_key = detection.get("objectKey") if isinstance(detection, dict) else None
+    return replace(found, key=object_key) if isinstance(object_key, str) and object_key else found
 
 
 def read_object(event: dict[str, Any], name: str) -> dict[str, Any]:

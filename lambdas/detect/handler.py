@@ -2,7 +2,8 @@
 
 Payload in: ``{"image": {bucket, key, versionId, etag, size, sequencer, eventTime},
 "executionArn"}``. Out: ``{"faceCount", "faces", "attributes", "minConfidence",
-"detectedAt"}``. Rekognition's errors surface under their own names (see lambdas/README.md).
+"detectedAt", "objectKey"}`` (the key the object was found under). Rekognition's errors
+surface under their own names (see lambdas/README.md).
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
 from lambdas.common.aws.rekognition import RekognitionDetector
 from lambdas.common.config import choice_env, number_env
-from lambdas.common.errors import InvalidImageFormatException
+from lambdas.common.errors import InvalidImageFormatException, InvalidS3ObjectException
 from lambdas.common.faces import summarize_faces
-from lambdas.common.model import named_as_image, utc_now
+from lambdas.common.model import ImageRef, named_as_image, utc_now
 from lambdas.common.observability import (
     StepHandler,
     correlate_with_execution,
@@ -60,7 +61,7 @@ def create_handler(detector: Detector, config: DetectConfig) -> StepHandler:
                 f"{image.key!r} is not named as a JPEG or PNG image (.jpg, .jpeg or .png, "
                 "in any letter case); no other file is processed"
             )
-        found = detector.detect_faces(image, config.attributes)
+        image, found = _detect_under_either_key(detector, image, config.attributes)
         faces = summarize_faces(found, config.attributes, config.min_confidence)
         logger.info(
             "faces detected",
@@ -72,9 +73,30 @@ def create_handler(detector: Detector, config: DetectConfig) -> StepHandler:
             "attributes": config.attributes,
             "minConfidence": config.min_confidence,
             "detectedAt": config.clock().isoformat(timespec="seconds"),
+            "objectKey": image.key,
         }
 
     return detect
+
+
+def _detect_under_either_key(
+    detector: Detector, image: ImageRef, attributes: FaceAttributes
+) -> tuple[ImageRef, list[dict[str, Any]]]:
+    """Faces in the object the event names: the key as delivered, else its decoded form.
+
+    A second DetectFaces call happens only when the first key names no object (Rekognition's
+    InvalidS3ObjectException) and decoding changes it; if neither names one, the first
+    error is the one raised.
+    """
+    first_error: InvalidS3ObjectException | None = None
+    for key in image.key_candidates():
+        candidate = replace(image, key=key)
+        try:
+            return candidate, detector.detect_faces(candidate, attributes)
+        except InvalidS3ObjectException as error:
+            first_error = first_error or error
+    assert first_error is not None
+    raise first_error
 
 
 def rekognition_client() -> Any:

@@ -68,8 +68,8 @@ class Stubs:
         if self.detect_failures:
             raise self.detect_failures.pop(0)
         return {"faceCount": self.faces, "faces": [{"confidence": 99.1}] * self.faces,
-                "attributes": "DEFAULT", "minConfidence": 90,
-                "detectedAt": "2024-05-01T12:00:01Z"}  # fmt: skip
+                "attributes": "DEFAULT", "minConfidence": 90, "detectedAt": "2024-05-01T12:00:01Z",
+                "objectKey": event["image"]["key"]}  # fmt: skip
 
     def persist(self, event: Any, context: Any) -> dict[str, Any]:
         self.calls["persist"].append(event)

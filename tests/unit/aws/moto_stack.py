@@ -124,9 +124,7 @@ def _start_pipeline(stack: DeployedStack) -> Callable[..., None]:
 
 
 def object_created(bucket: str, key: str, version_id: str | None) -> dict[str, Any]:
-    """The EventBridge event S3 sends for a PutObject (key URL-encoded as S3 writes it)."""
-    from urllib.parse import quote_plus
-
+    """The EventBridge event S3 sends for a PutObject (the key unencoded, as EventBridge has it)."""
     return {
         "version": "0",
         "id": "17793124-05d4-b198-2fde-7ededc63b103",
@@ -140,7 +138,7 @@ def object_created(bucket: str, key: str, version_id: str | None) -> dict[str, A
             "version": "0",
             "bucket": {"name": bucket},
             "object": {
-                "key": quote_plus(key, safe="/"),
+                "key": key,
                 "size": 1024,
                 "etag": "b1946ac92492d2347c6235b4d2611184",
                 "version-id": version_id,

@@ -23,8 +23,8 @@ LANDMARK_TYPES: list[str] = list(_model.shape_for("LandmarkType").enum)
 EMOTION_TYPES: list[str] = list(_model.shape_for("EmotionName").enum)
 
 
-def s3_key_in_event(key: str) -> str:
-    """The key as S3 writes it into events: URL-encoded, a space as '+'."""
+def url_encoded(key: str) -> str:
+    """The key as classic S3 notifications write it: form-encoded, a space as '+'."""
     return quote_plus(key, safe="/")
 
 
@@ -36,9 +36,18 @@ def object_created_event(
     size: int = 481_516,
     etag: str = "b1946ac92492d2347c6235b4d2611184",
     time: str = "2026-11-25T11:00:00Z",
+    encode_key: bool = False,
 ) -> dict[str, Any]:
-    """An EventBridge S3 "Object Created" event, as S3 sends it for a PutObject."""
-    obj: dict[str, Any] = {"key": s3_key_in_event(key), "size": size, "etag": etag}
+    """An EventBridge S3 "Object Created" event, as S3 sends it for a PutObject.
+
+    The key unencoded, as EventBridge carries it; ``encode_key`` URL-encodes it, as a classic
+    S3 notification would (the steps must find the object either way).
+    """
+    obj: dict[str, Any] = {
+        "key": url_encoded(key) if encode_key else key,
+        "size": size,
+        "etag": etag,
+    }
     if version_id is not None:
         obj["version-id"] = version_id
     obj["sequencer"] = sequencer

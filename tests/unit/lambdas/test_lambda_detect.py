@@ -113,15 +113,54 @@ def test_faces_under_the_minimum_confidence_are_not_counted(rekognition, stubber
         "uploads/50%.jpg",
     ],
 )
-def test_url_encoded_keys_reach_rekognition_decoded(rekognition, stubber, key):
-    event = object_created_event(key)
-    assert event["detail"]["object"]["key"] != key  # S3 sends it encoded
+def test_the_key_reaches_rekognition_as_the_event_carries_it(rekognition, stubber, key):
     stubber.add_response(
         "detect_faces",
         detect_faces_response(1, "DEFAULT"),
         expected_request(key, "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", "DEFAULT"),
     )
-    assert run_detect(rekognition, event)["faceCount"] == 1
+    result = run_detect(rekognition, object_created_event(key))
+    assert (result["faceCount"], result["objectKey"]) == (1, key)
+
+
+@pytest.mark.parametrize("key", ["uploads/summer party.jpg", "uploads/c++ team+friends.png"])
+def test_an_encoded_key_that_names_no_object_is_read_decoded(rekognition, stubber, key):
+    """Rekognition answers InvalidS3ObjectException for a name with no object behind it."""
+    event = object_created_event(key, encode_key=True)
+    delivered = event["detail"]["object"]["key"]
+    assert delivered != key
+    version = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    stubber.add_client_error(
+        "detect_faces",
+        service_error_code="InvalidS3ObjectException",
+        service_message=(
+            "Unable to get object metadata from S3. Check object key, region and/or access "
+            "permissions."
+        ),
+        expected_params=expected_request(delivered, version, "DEFAULT"),
+    )
+    stubber.add_response(
+        "detect_faces",
+        detect_faces_response(1, "DEFAULT"),
+        expected_request(key, version, "DEFAULT"),
+    )
+    assert run_detect(rekognition, event)["objectKey"] == key
+
+
+def test_a_key_that_names_no_object_either_way_fails_with_the_first_error(rekognition, stubber):
+    event = object_created_event("uploads/gone away.jpg", encode_key=True)
+    for _ in range(2):
+        stubber.add_client_error("detect_faces", service_error_code="InvalidS3ObjectException")
+    with pytest.raises(errors.InvalidS3ObjectException, match=r"uploads/gone\+away\.jpg"):
+        run_detect(rekognition, event)
+
+
+def test_a_raw_key_is_not_tried_decoded_when_it_names_the_object(rekognition, stubber):
+    # "a+b" decodes to "a b": a second, different object must never be read instead.
+    stubber.add_response("detect_faces", detect_faces_response(2, "DEFAULT"))
+    assert run_detect(rekognition, object_created_event("uploads/a+b.jpg"))["objectKey"] == (
+        "uploads/a+b.jpg"
+    )
 
 
 def test_unversioned_object_is_read_without_a_version(rekognition, stubber):
