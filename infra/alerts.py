@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Fn
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -10,6 +10,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+
+# Every CloudWatch alarm of the stack's account and region (an Fn::Sub template).
+ALARM_ARNS_OF_THIS_ACCOUNT = (
+    "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"
+)
 
 
 class Alerts(Construct):
@@ -37,6 +42,21 @@ class Alerts(Construct):
             display_name="facepipe",
             master_key=self.key,
             enforce_ssl=True,
+        )
+        # enforce_ssl gives the topic a resource policy, and a topic policy replaces SNS's
+        # default one, under which CloudWatch could publish: without this statement every
+        # alarm action is refused. Only alarms of this account and region may publish.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Fn.ref("AWS::AccountId")},
+                    "ArnLike": {"aws:SourceArn": Fn.sub(ALARM_ARNS_OF_THIS_ACCOUNT)},
+                },
+            )
         )
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

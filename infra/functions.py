@@ -36,6 +36,11 @@ CODE_EXCLUDES = [
 ]
 
 
+def service_name(step: str) -> str:
+    """POWERTOOLS_SERVICE_NAME of a step: the ``service`` dimension of its metrics."""
+    return f"facepipe-{step}"
+
+
 @dataclass(frozen=True)
 class VpcPlacement:
     vpc: ec2.IVpc
@@ -128,7 +133,7 @@ class PipelineFunctions(Construct):
             timeout=timeout,
             tracing=lambda_.Tracing.ACTIVE,
             environment={
-                "POWERTOOLS_SERVICE_NAME": f"facepipe-{step}",
+                "POWERTOOLS_SERVICE_NAME": service_name(step),
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": self._settings.log_level,
                 **(environment or {}),

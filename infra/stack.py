@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_cdk import CfnElement, CfnOutput, Fn, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.alerts import FIVE_MINUTES, Alerts
 from infra.events import UploadTrigger
-from infra.functions import PipelineFunctions, VpcPlacement, log_retention
+from infra.functions import (
+    METRICS_NAMESPACE,
+    PipelineFunctions,
+    VpcPlacement,
+    log_retention,
+    service_name,
+)
 from infra.nag import acknowledge
 from infra.network import PrivateNetwork
 from infra.settings import StackSettings
@@ -61,19 +70,51 @@ class FacePipeStack(Stack):
             bucket_name=storage.bucket.bucket_name,
             state_machine=workflow.state_machine,
         )
+        self._alarms(alerts, trigger)
+        self._outputs(storage, table, alerts, workflow)
+
+    def _alarms(self, alerts: Alerts, trigger: UploadTrigger) -> None:
+        """Alarms that need a person. A rejected image (not JPEG/PNG, too large, gone) is
+        counted as ImagesRejected and recorded with its reason, but pages no one."""
+        persist_metric = _step_metric("persist")
         alerts.alarm_when_positive(
-            "ExecutionsFailed",
-            metric=workflow.state_machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
-            description="A face pipeline execution failed.",
+            "ImagesFailed",
+            metric=persist_metric("ImagesFailed"),
+            description=(
+                "An image ended FAILED for a reason other than the image itself (a step's "
+                "error after its retries: configuration, permissions, a service down, Notify's "
+                "email). The record's reason and the execution say which."
+            ),
+        )
+        alerts.alarm_when_positive(
+            "ThrottledAfterRetries",
+            metric=persist_metric("ThrottledAfterRetries"),
+            description=(
+                "An image ended FAILED because Rekognition, DynamoDB, SNS or Lambda stayed "
+                "throttled through every retry: raise the quota or slow the uploads."
+            ),
         )
         alerts.alarm_when_positive(
             "UploadEventsDeadLettered",
             metric=trigger.dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=FIVE_MINUTES, statistic="Maximum"
             ),
-            description="Upload events could not start the pipeline; see the dead-letter queue.",
+            description=(
+                "Upload events could not start the pipeline within 2 hours of retries (e.g. "
+                "StartExecution throttled or refused); they wait in the dead-letter queue."
+            ),
         )
-        self._outputs(storage, table, alerts, workflow)
+        alerts.alarm_when_positive(
+            "UploadEventsLost",
+            metric=cloudwatch.Metric(
+                namespace="AWS/Events",
+                metric_name="InvocationsFailedToBeSentToDlq",
+                dimensions_map={"RuleName": trigger.rule.rule_name},
+                period=FIVE_MINUTES,
+                statistic="Sum",
+            ),
+            description="Upload events failed and could not even reach the dead-letter queue.",
+        )
 
     def _grant_steps(
         self,
@@ -138,6 +179,21 @@ class FacePipeStack(Stack):
         }
         for key in OUTPUT_KEYS:
             CfnOutput(self, key, value=values[key])
+
+
+def _step_metric(step: str) -> Callable[[str], cloudwatch.Metric]:
+    """A Powertools metric of one step: namespace FacePipe, dimension service=<its name>."""
+
+    def metric(name: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"service": service_name(step)},
+            period=FIVE_MINUTES,
+            statistic="Sum",
+        )
+
+    return metric
 
 
 def _cfn(construct: Construct) -> CfnElement:

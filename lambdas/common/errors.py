@@ -25,7 +25,8 @@ class ImageTooLargeException(StepError):
 
 
 class InvalidParameterException(StepError):
-    """E.g. more than 10,000 px on a side or under 80 px (Rekognition's name)."""
+    """E.g. under 80 px on a side (Rekognition's name; its limits page states no maximum in
+    pixels for DetectFaces, only the 15 MB of an S3 object)."""
 
 
 class InvalidS3ObjectException(StepError):

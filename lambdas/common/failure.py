@@ -9,19 +9,42 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lambdas.common.errors import PERMANENT_IMAGE_ERRORS
+
 REASON_LIMIT = 2000
+
+# What a failure means for the people running the pipeline (the persist step's metrics and
+# the stack's alarms): the image's own fault, a service that stayed throttled after every
+# retry, or anything else, which needs a person.
+REJECTED, THROTTLED, ERROR = "REJECTED", "THROTTLED", "ERROR"
+REJECTIONS = frozenset(error.__name__ for error in PERMANENT_IMAGE_ERRORS)
+THROTTLING = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "Lambda.TooManyRequestsException",
+    }
+)
+
+
+def failure_kind(error_name: str) -> str:
+    """REJECTED (a rejected image), THROTTLED (throttling outlasted the retries) or ERROR."""
+    if error_name in REJECTIONS:
+        return REJECTED
+    return THROTTLED if error_name in THROTTLING else ERROR
+
 
 _EXPLANATIONS = {
     "InvalidImageFormatException": "The file is not a JPEG or PNG image, or it is damaged.",
     "ImageTooLargeException": "The image is larger than face detection accepts (15 MB).",
     "InvalidParameterException": (
-        "The image is outside the sizes face detection accepts "
-        "(at most 10,000 and at least 80 pixels a side)."
+        "Face detection refused the image's size or a request parameter "
+        "(Rekognition needs at least 80 pixels a side)."
     ),
     "InvalidS3ObjectException": (
         "The image (this version of it) could not be read: it was deleted or is not accessible."
     ),
-    "ThrottlingException": "Face detection stayed throttled after every retry.",
+    "ThrottlingException": "A service the pipeline calls stayed throttled after every retry.",
     "ProvisionedThroughputExceededException": "The service stayed over capacity after every retry.",
     "ServiceUnavailableError": "A service the pipeline needs stayed unreachable after every retry.",
     "States.Timeout": "A step took longer than it is allowed to.",

@@ -17,7 +17,7 @@ from typing import Any
 
 from lambdas.common.aws.dynamodb import DynamoDbRecordStore
 from lambdas.common.config import required_env
-from lambdas.common.failure import failure_reason
+from lambdas.common.failure import ERROR, REJECTED, THROTTLED, failure_kind, failure_reason
 from lambdas.common.model import FaceRecord, ImageRef, utc_now
 from lambdas.common.observability import (
     StepHandler,
@@ -95,7 +95,8 @@ def create_handler(store: RecordStore, config: PersistConfig) -> StepHandler:
             "versionId": record.version_id,
         }
         if record.status == FAILED:
-            result.update(error=record.error, reason=record.reason)
+            kind = failure_kind(record.error or "")
+            result.update(error=record.error, reason=record.reason, failureKind=kind)
         return result
 
     return persist
@@ -114,11 +115,22 @@ def aws_step() -> StepHandler:
     return create_handler(DynamoDbRecordStore(table), PersistConfig())
 
 
+# The metric for each kind of failure: ImagesFailed, ThrottledAfterRetries and the
+# dead-letter queue page a person (infra/stack.py); ImagesRejected is the images' own doing.
+FAILURE_METRICS = {
+    REJECTED: "ImagesRejected",
+    THROTTLED: "ThrottledAfterRetries",
+    ERROR: "ImagesFailed",
+}
+
+
 def _record_metrics(result: dict[str, Any]) -> None:
-    if result["outcome"] != "WRITTEN":
+    if result["status"] == FAILED:
+        # Counted whether or not the record was written: a failure after the image was
+        # recorded (Notify's, caught into RecordFailure) leaves the DETECTED record as it is.
+        count(FAILURE_METRICS[result["failureKind"]])
+    elif result["outcome"] != "WRITTEN":
         count("EventsSkipped")  # a duplicate or an older event
-    elif result["status"] == FAILED:
-        count("ImagesFailed")
     else:
         count("ImagesRecorded")
 

@@ -11,6 +11,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match
 from infra_synth import NOTIFICATION_EMAIL, Synthesized
 
+from lambdas.persist.handler import FAILURE_METRICS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STEPS = ("detect", "persist", "notify")
 
@@ -327,26 +329,78 @@ def test_no_email_no_subscription(express_stack: Synthesized) -> None:
     assert not express_stack.resources("AWS::SNS::Subscription")
 
 
-def test_alarms_on_failed_executions_and_dead_letters(default_stack: Synthesized) -> None:
-    topic_id, _ = default_stack.only("AWS::SNS::Topic")
-    machine_id, _ = default_stack.only("AWS::StepFunctions::StateMachine")
-    queue_id, _ = default_stack.only("AWS::SQS::Queue")
+def test_alarms_page_only_for_what_needs_a_person(every_stack: Synthesized) -> None:
+    topic_id, _ = every_stack.only("AWS::SNS::Topic")
+    queue_id, _ = every_stack.only("AWS::SQS::Queue")
+    rule_id, _ = every_stack.only("AWS::Events::Rule")
     alarms = {
         alarm["Properties"]["MetricName"]: alarm["Properties"]
-        for alarm in default_stack.resources("AWS::CloudWatch::Alarm").values()
+        for alarm in every_stack.resources("AWS::CloudWatch::Alarm").values()
     }
-    failed = alarms["ExecutionsFailed"]
-    assert failed["Namespace"] == "AWS/States"
-    assert failed["Dimensions"] == [{"Name": "StateMachineArn", "Value": ref(machine_id)}]
+    assert set(alarms) == {
+        "ImagesFailed",
+        "ThrottledAfterRetries",
+        "ApproximateNumberOfMessagesVisible",
+        "InvocationsFailedToBeSentToDlq",
+    }
+    # A rejected image ends its execution FAILED by design: no alarm on ExecutionsFailed,
+    # and none on the ImagesRejected count.
+    for name in ("ImagesFailed", "ThrottledAfterRetries"):
+        assert alarms[name]["Namespace"] == "FacePipe"
+        assert alarms[name]["Dimensions"] == [{"Name": "service", "Value": "facepipe-persist"}]
+        assert alarms[name]["Statistic"] == "Sum"
+    assert set(FAILURE_METRICS.values()) - set(alarms) == {"ImagesRejected"}
     dead = alarms["ApproximateNumberOfMessagesVisible"]
     assert dead["Namespace"] == "AWS/SQS"
     assert dead["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
     ]
-    for alarm in (failed, dead):
+    lost = alarms["InvocationsFailedToBeSentToDlq"]
+    assert lost["Namespace"] == "AWS/Events"
+    assert lost["Dimensions"] == [{"Name": "RuleName", "Value": ref(rule_id)}]
+    for alarm in alarms.values():
         assert alarm["AlarmActions"] == [ref(topic_id)]
         assert alarm["Threshold"] == 1
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_the_persist_function_publishes_under_the_service_the_alarms_name(
+    default_stack: Synthesized,
+) -> None:
+    _, persist = default_stack.function("persist")
+    environment = persist["Properties"]["Environment"]["Variables"]
+    assert environment["POWERTOOLS_SERVICE_NAME"] == "facepipe-persist"
+    assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "FacePipe"
+
+
+def test_cloudwatch_alarms_of_this_account_may_publish_to_the_topic(
+    default_stack: Synthesized,
+) -> None:
+    """enforce_ssl gives the topic a policy, which replaces SNS's default one; without an
+    Allow for cloudwatch.amazonaws.com, alarm actions are refused (the failure of
+    aws-solutions/automated-security-response-on-aws#43). aws:SourceAccount and aws:SourceArn
+    (IAM's global condition keys against the cross-service confused deputy) limit it to
+    alarms of this account and region."""
+    topic_id, _ = default_stack.only("AWS::SNS::Topic")
+    (topic_policy,) = default_stack.resources("AWS::SNS::TopicPolicy").values()
+    statements = topic_policy["Properties"]["PolicyDocument"]["Statement"]
+    (allow,) = [s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert allow["Effect"] == "Allow"
+    assert allow["Action"] == "sns:Publish"
+    assert allow["Resource"] == ref(topic_id)
+    assert allow["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        "ArnLike": {
+            "aws:SourceArn": {
+                "Fn::Sub": (
+                    "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"
+                )
+            }
+        },
+    }
+    # The TLS-only deny still applies to everyone, CloudWatch included.
+    assert any(s["Effect"] == "Deny" and s["Principal"] == "*" for s in statements)
 
 
 def test_outputs(default_stack: Synthesized) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -112,7 +115,7 @@ def catch_output(name: str, message: str) -> dict[str, str]:
     [
         ("InvalidImageFormatException", "not a JPEG or PNG"),
         ("ImageTooLargeException", "15 MB"),
-        ("InvalidParameterException", "10,000"),
+        ("InvalidParameterException", "80 pixels"),
         ("InvalidS3ObjectException", "deleted"),
         ("States.Timeout", "longer than it is allowed"),
     ],
@@ -245,3 +248,70 @@ def test_lambda_handler_writes_to_the_table_named_in_the_environment(
     assert table.name == TABLE_NAME and len(version_items(table)) == 1
     [log] = step_logs.messages("record persisted")
     assert log["execution_arn"] == EXECUTION_ARN
+
+
+def _emf(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    (metrics,) = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line
+    ]
+    return metrics
+
+
+@pytest.mark.parametrize(
+    ("error", "metric"),
+    [
+        ("InvalidImageFormatException", "ImagesRejected"),
+        ("InvalidS3ObjectException", "ImagesRejected"),
+        ("ThrottlingException", "ThrottledAfterRetries"),
+        ("Lambda.TooManyRequestsException", "ThrottledAfterRetries"),
+        ("AccessDeniedException", "ImagesFailed"),
+        ("ConfigurationError", "ImagesFailed"),
+        ("Sandbox.Timedout", "ImagesFailed"),
+    ],
+)
+def test_each_recorded_failure_is_counted_by_what_it_needs(
+    table, lambda_context, capsys, error, metric
+):
+    """The stack alarms on ImagesFailed and ThrottledAfterRetries; rejections are counted only."""
+    payload = step_payload(object_created_event(), error=catch_output(error, "went wrong"))
+    result = persist_handler.lambda_handler(payload, lambda_context)
+    assert result["status"] == "FAILED"
+    emf = _emf(capsys)
+    assert emf[metric] == [1.0]
+    (definition,) = emf["_aws"]["CloudWatchMetrics"]
+    assert {m["Name"] for m in definition["Metrics"]} == {metric}
+
+
+def test_metrics_carry_the_service_dimension_the_alarms_name() -> None:
+    """In Lambda POWERTOOLS_SERVICE_NAME is set before the import: EMF gets a service dimension."""
+    code = (
+        "from lambdas.common.observability import count, metrics\n"
+        "@metrics.log_metrics\n"
+        "def handler(event, context):\n"
+        "    count('ImagesFailed')\n"
+        "handler({}, None)\n"
+    )
+    environ = {
+        "PATH": os.environ["PATH"],
+        "POWERTOOLS_SERVICE_NAME": "facepipe-persist",
+        "POWERTOOLS_METRICS_NAMESPACE": "FacePipe",
+    }
+    run = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    (emf,) = [json.loads(line) for line in run.stdout.splitlines() if '"_aws"' in line]
+    (definition,) = emf["_aws"]["CloudWatchMetrics"]
+    assert (definition["Namespace"], definition["Dimensions"]) == ("FacePipe", [["service"]])
+    assert emf["service"] == "facepipe-persist"
+
+
+def test_a_failure_after_the_image_was_recorded_is_still_counted(table, lambda_context, capsys):
+    """Notify's failure is caught into RecordFailure: the DETECTED record stays, the alarm fires."""
+    event = object_created_event()
+    persist_handler.lambda_handler(step_payload(event, detection=detection()), lambda_context)
+    capsys.readouterr()
+    error = catch_output("KMSAccessDeniedException", "the topic key refused")
+    result = persist_handler.lambda_handler(step_payload(event, error=error), lambda_context)
+    assert (result["status"], result["outcome"]) == ("FAILED", "DUPLICATE")
+    assert _emf(capsys)["ImagesFailed"] == [1.0]
+    [item] = version_items(table)
+    assert item["status"] == "DETECTED"

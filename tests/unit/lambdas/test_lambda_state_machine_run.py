@@ -167,3 +167,30 @@ def test_image_names_in_any_letter_case_are_detected(pipeline, key):
     run, stub, _ = pipeline
     stub.add_response("detect_faces", {"FaceDetails": []})
     assert run(object_created_event(key)).status == "SUCCEEDED"
+
+
+def test_a_notify_failure_is_recorded_through_record_failure_and_keeps_the_record(table):
+    """Notify's Catch goes to RecordFailure, whose persist counts it (the ImagesFailed alarm)."""
+    rekognition = boto3.client("rekognition")
+    store = DynamoDbRecordStore(table)
+    # A topic that does not exist: SNS answers NotFound, which no retrier takes.
+    sns = boto3.client("sns")
+    missing_topic = "arn:aws:sns:eu-west-1:123456789012:no-such-topic"
+    resolver = {
+        "detect": create_detect(RekognitionDetector(rekognition), DetectConfig()),
+        "persist": create_persist(store, PersistConfig()),
+        "notify": create_notify(store, SnsNotifier(sns, missing_topic), NotifyConfig()),
+    }
+    machine = StateMachine(ASL_PATH.read_text(encoding="utf-8"), FUNCTIONS)
+    with Stubber(rekognition) as stub:
+        stub.add_response("detect_faces", detect_faces_response(2, "DEFAULT"))
+        result = machine.run(object_created_event(), resolver=resolver, clock=FakeClock())
+    assert result.status == "FAILED"
+    states = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in result.history
+        if e["type"].endswith("StateEntered")
+    ]
+    assert states[-3:] == ["Notify", "RecordFailure", "Failed"]
+    record = store.get("uploads/party.jpg", "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY")
+    assert record is not None and record.status == "DETECTED" and record.face_count == 2
