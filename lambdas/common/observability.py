@@ -1,7 +1,11 @@
-"""Powertools logging, tracing and metrics around a step, for its AWS Lambda entry point.
+"""Powertools logging and metrics around a step, for its AWS Lambda entry point.
 
 The step logic (``create_handler``) logs through ``logger`` offline too; only the Lambda
-entry adds the Lambda context, X-Ray and CloudWatch metrics around it.
+entry adds the Lambda context and CloudWatch metrics around it.
+
+Tracing is Lambda's own active tracing (infra/functions.py), not Powertools' Tracer:
+importing the X-Ray SDK cost each cold start about 100 ms on top of boto3
+(bench/lambda_init.py), for subsegments of the SDK calls that nothing here reads.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lambdas.common.config import required_env
@@ -19,7 +23,6 @@ from lambdas.common.errors import StepError
 StepHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
@@ -38,10 +41,9 @@ def count(name: str, value: float = 1) -> None:
 def lambda_entry(
     build_step: Callable[[], StepHandler], record_metrics: Callable[[dict[str, Any]], None]
 ) -> StepHandler:
-    """The ``lambda_handler`` for a step: builds it lazily, logs, traces and counts."""
+    """The ``lambda_handler`` for a step: builds it lazily, logs and counts."""
 
     @metrics.log_metrics
-    @tracer.capture_lambda_handler
     @logger.inject_lambda_context(clear_state=True)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         metrics.namespace = required_env(os.environ, "POWERTOOLS_METRICS_NAMESPACE")

@@ -289,6 +289,21 @@ def test_importing_the_handlers_needs_no_aws_settings():
     assert result.returncode == 0, result.stderr
 
 
+def test_importing_a_handler_loads_no_xray_sdk():
+    """The X-Ray SDK's import was most of each cold start (bench/lambda_init.py): tracing is
+    Lambda's active tracing instead."""
+    code = (
+        "import sys, lambdas.detect.handler, lambdas.persist.handler, lambdas.notify.handler\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('aws_xray_sdk', 'wrapt'))))"
+    )
+    clean_env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=clean_env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_lambda_handler_needs_the_metrics_namespace(monkeypatch, lambda_context):
     monkeypatch.delenv("POWERTOOLS_METRICS_NAMESPACE")
