@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import App, Validations
+from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from infra.regions import RegionError
 from infra.settings import ContextError, StackSettings
 from infra.sources import REPO_ROOT, SourceFileError
 from infra.stack import FacePipeStack
@@ -22,8 +24,23 @@ def default_context() -> dict[str, Any]:
     return dict(json.loads(CDK_JSON.read_text(encoding="utf-8")).get("context", {}))
 
 
+def cli_environment(environ: Mapping[str, str]) -> Environment | None:
+    """The account and region the CDK CLI found in the credentials it runs with, if any.
+
+    With them the stack checks the region at synthesis (infra/regions.py); without them it
+    is environment-agnostic and those checks cannot run.
+    """
+    account, region = environ.get("CDK_DEFAULT_ACCOUNT"), environ.get("CDK_DEFAULT_REGION")
+    if not region:
+        return None
+    return Environment(account=account or None, region=region)
+
+
 def build_app(
-    context: Mapping[str, Any] | None = None, *, outdir: str | None = None
+    context: Mapping[str, Any] | None = None,
+    *,
+    outdir: str | None = None,
+    env: Environment | None = None,
 ) -> tuple[App, FacePipeStack]:
     """The app with the stack and cdk-nag's AwsSolutions checks applied.
 
@@ -31,7 +48,7 @@ def build_app(
     """
     app = App(context={**default_context(), **(context or {})}, outdir=outdir)
     settings = StackSettings.from_context(app.node.try_get_context)
-    stack = FacePipeStack(app, settings.stack_name, settings=settings)
+    stack = FacePipeStack(app, settings.stack_name, settings=settings, env=env)
     add_nag_checks(app)
     return app, stack
 
@@ -49,8 +66,8 @@ def add_nag_checks(app: App) -> None:
 
 def main() -> None:
     try:
-        app, _ = build_app()
-    except (ContextError, SourceFileError) as error:
+        app, _ = build_app(env=cli_environment(os.environ))
+    except (ContextError, SourceFileError, RegionError) as error:
         # A person typed a bad -c value or broke a shared file: say which, no traceback.
         sys.exit(f"facepipe infra: {error}")
     app.synth()

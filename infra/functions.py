@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from infra import regions
 from infra.nag import acknowledge
 from infra.settings import StackSettings
 from infra.sources import REPO_ROOT, pinned_version
@@ -47,17 +48,21 @@ class VpcPlacement:
     security_group: ec2.ISecurityGroup
 
 
-def powertools_layer_arn(scope: Construct) -> str:
-    """The official Powertools layer for this runtime, arm64, at the version pinned in pyproject.
-
-    Powertools publishes each release's layer ARN as a public SSM parameter per region,
-    so the stack resolves the exact layer at deploy time in whatever region it is in.
-    """
+def powertools_layer_parameter() -> str:
+    """The public SSM parameter holding the official Powertools layer ARN for this runtime,
+    arm64, at the version pinned in pyproject."""
     version = pinned_version("aws-lambda-powertools")
-    python = RUNTIME.name  # e.g. "python3.14"
-    return ssm.StringParameter.value_for_string_parameter(
-        scope, f"/aws/service/powertools/python/arm64/{python}/{version}"
-    )
+    return f"/aws/service/powertools/python/arm64/{RUNTIME.name}/{version}"
+
+
+def powertools_layer_arn(scope: Construct) -> str:
+    """The layer ARN: looked up at synthesis where the environment is known (refused where
+    the parameter is missing), else resolved by CloudFormation at deploy time."""
+    parameter = powertools_layer_parameter()
+    looked_up = regions.powertools_layer_arn(scope, parameter)
+    if looked_up is not None:
+        return looked_up
+    return ssm.StringParameter.value_for_string_parameter(scope, parameter)
 
 
 class PipelineFunctions(Construct):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from infra.regions import ZONES_NEEDED, endpoint_zones
 
 # What the functions' own code calls. CloudWatch Logs and the X-Ray daemon's uploads are
 # made by the Lambda service outside the function's ENI, so they need no endpoint here.
@@ -24,10 +26,17 @@ class PrivateNetwork(Construct):
         self, scope: Construct, construct_id: str, *, log_retention: logs.RetentionDays
     ) -> None:
         super().__init__(scope, construct_id)
+        # Interface endpoints are not offered in every zone: where the region is known, the
+        # VPC takes two zones that offer both (else Fn::GetAZs 0 and 1, unchecked).
+        stack = Stack.of(self)
+        services = [stack.resolve(service.name) for service in INTERFACE_ENDPOINTS.values()]
+        zones = endpoint_zones(self, services)
+        placement: dict[str, object] = (
+            {"availability_zones": zones} if zones else {"max_azs": ZONES_NEEDED}
+        )
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
-            max_azs=2,
             nat_gateways=0,
             subnet_configuration=[
                 ec2.SubnetConfiguration(
@@ -36,6 +45,7 @@ class PrivateNetwork(Construct):
             ],
             # Nothing uses the default security group; leaving it as AWS creates it.
             restrict_default_security_group=False,
+            **placement,  # type: ignore[arg-type]
         )
         flow_log_group = logs.LogGroup(
             self, "FlowLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aws_cdk import CfnElement, CfnOutput, Fn, Stack
+from aws_cdk import CfnElement, CfnOutput, Environment, Fn, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -20,6 +20,7 @@ from infra.functions import (
 )
 from infra.nag import acknowledge
 from infra.network import PrivateNetwork
+from infra.regions import require_rekognition
 from infra.settings import StackSettings
 from infra.storage import UPLOAD_PREFIX, ImageStorage
 from infra.table import FaceRecordTable
@@ -37,10 +38,21 @@ OUTPUT_KEYS = (
 
 
 class FacePipeStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: StackSettings) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        env: Environment | None = None,
+    ) -> None:
         super().__init__(
-            scope, construct_id, description="facepipe: S3 upload -> Step Functions face detection"
+            scope,
+            construct_id,
+            description="facepipe: S3 upload -> Step Functions face detection",
+            env=env,
         )
+        require_rekognition(self)
         retention = log_retention(settings.log_retention_days)
         storage = ImageStorage(self, "Storage")
         table = FaceRecordTable(self, "Table")
