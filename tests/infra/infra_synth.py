@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -10,6 +13,7 @@ from typing import Any
 from aws_cdk.assertions import Template
 
 NOTIFICATION_EMAIL = "alerts@example.com"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -57,3 +61,16 @@ def synthesize(tmp_root: Path, name: str, context: dict[str, Any]) -> Synthesize
     assembly = app.synth()
     template = assembly.get_stack_by_name(stack.stack_name).template
     return Synthesized(template=template, stack=stack, assembly_dir=outdir)
+
+
+def run_cdk_app(tmp_path: Path, **environ: str) -> subprocess.CompletedProcess[str]:
+    """``python -m infra.app`` as the CDK CLI runs cdk.json's app command, with ``environ``."""
+    return subprocess.run(
+        [sys.executable, "-m", "infra.app"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "CDK_OUTDIR": str(tmp_path / "out"), **environ},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

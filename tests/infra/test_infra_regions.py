@@ -7,19 +7,16 @@ in the keys the CLI stores them under (cdk.context.json), so no AWS call is made
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk import Environment
+from infra_synth import run_cdk_app
 
 from infra.app import build_app, cli_environment
 from infra.functions import powertools_layer_parameter
 from infra.regions import RegionError, rekognition_regions
-from infra.sources import REPO_ROOT
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
@@ -110,21 +107,11 @@ def test_a_region_without_rekognition_is_refused(tmp_path: Path) -> None:
 
 def test_the_cli_gets_the_refusal_as_one_line(tmp_path: Path) -> None:
     """What `cdk deploy` in a region without Rekognition shows: no traceback."""
-    environ = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "CDK_DEFAULT_ACCOUNT": ACCOUNT,
-        "CDK_DEFAULT_REGION": "eu-north-1",
-        "CDK_OUTDIR": str(tmp_path / "out"),
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-    }
-    run = subprocess.run(
-        [sys.executable, "-m", "infra.app"],
-        cwd=REPO_ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    run = run_cdk_app(
+        tmp_path,
+        CDK_DEFAULT_ACCOUNT=ACCOUNT,
+        CDK_DEFAULT_REGION="eu-north-1",
+        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
     )
     assert run.returncode == 1
     last_line = run.stderr.strip().splitlines()[-1]

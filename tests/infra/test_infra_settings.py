@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from infra_synth import run_cdk_app
 
 from infra.settings import ContextError, StackSettings
 
@@ -67,21 +65,7 @@ def test_bad_values_are_explained(context: dict, message: str) -> None:
 
 def test_app_entry_point_reports_a_bad_context_value_without_a_traceback(tmp_path: Path) -> None:
     # The CDK CLI runs cdk.json's app command with `-c` values in CDK_CONTEXT_JSON.
-    repo_root = Path(__file__).resolve().parents[2]
-    environment = {
-        **os.environ,
-        "CDK_CONTEXT_JSON": json.dumps({"workflowType": "FAST"}),
-        "CDK_OUTDIR": str(tmp_path),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "infra.app"],
-        cwd=repo_root,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_cdk_app(tmp_path, CDK_CONTEXT_JSON=json.dumps({"workflowType": "FAST"}))
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "facepipe infra: workflowType='FAST': expected one of STANDARD, EXPRESS" in (

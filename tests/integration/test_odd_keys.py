@@ -23,6 +23,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from face_table import create_face_table
+from fake_aws import use_fake_aws
 from moto import mock_aws
 
 from facepipe.engine import StateMachine
@@ -176,13 +177,7 @@ def _encoded(event: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def moto_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoStack]:
-    for name, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    use_fake_aws(monkeypatch, REGION)
     with mock_aws():
         yield MotoStack()
 

@@ -22,6 +22,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from face_table import create_face_table
+from fake_aws import use_fake_aws
 from moto import mock_aws
 from PIL import Image
 
@@ -75,14 +76,7 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsSide]:
-    for name, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    use_fake_aws(monkeypatch, REGION)
     with mock_aws():
         yield AwsSide.create()
 

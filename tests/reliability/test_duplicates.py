@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from fake_aws import use_fake_aws
 from moto import mock_aws
 
 from facepipe.engine import FakeClock, StateMachine
@@ -125,14 +126,7 @@ FUNCTIONS = {
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    use_fake_aws(monkeypatch, "eu-west-1")
     with mock_aws():
         table = boto3.resource("dynamodb").create_table(
             TableName="FaceRecords",
