@@ -167,12 +167,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _known_error_message(error: Exception) -> str | None:
     """A one-line message for the failures a person can fix; None for bugs."""
     from facepipe.local.detection import DetectorUnavailableError
+    from facepipe.local.events import UploadRuleError
     from facepipe.local.objectstore import InvalidObjectName
     from lambdas.common.errors import StepError
 
     if isinstance(error, StepError):
         return error.reason
-    if isinstance(error, DetectorUnavailableError | InvalidObjectName | OSError):
+    if isinstance(error, DetectorUnavailableError | InvalidObjectName | UploadRuleError | OSError):
         return str(error)
     return None
 

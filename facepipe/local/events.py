@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from facepipe.local.eventpattern import EventPattern
+from facepipe.local.eventpattern import EventPattern, EventPatternError
 from facepipe.local.objectstore import StoredObject
 from facepipe.resources import upload_rule_path
 
@@ -65,14 +65,22 @@ def object_created_event(
     }
 
 
+class UploadRuleError(ValueError):
+    """The upload rule file is not a pattern EventBridge would take; the message names it."""
+
+
 def load_upload_rule(bucket: str, path: Path | None = None) -> EventPattern:
     """The deployed rule's pattern, with ``${BucketName}`` replaced by ``bucket``."""
     source = path or upload_rule_path()
     try:
         raw = json.loads(source.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{source} is not valid JSON: {exc}") from None
-    return EventPattern(_substitute(raw, BUCKET_NAME_PLACEHOLDER, bucket))
+        raise UploadRuleError(f"{source} is not valid JSON: {exc}") from None
+    try:
+        return EventPattern(_substitute(raw, BUCKET_NAME_PLACEHOLDER, bucket))
+    except EventPatternError as error:
+        # What PutRule would answer for this file at `cdk deploy`, said before any run.
+        raise UploadRuleError(f"{source}: {error}") from None
 
 
 def _substitute(node: Any, placeholder: str, value: str) -> Any:

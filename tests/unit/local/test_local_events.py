@@ -15,6 +15,7 @@ from facepipe.local.eventpattern import EventPattern
 from facepipe.local.events import (
     LocalEventBus,
     S3EventSource,
+    UploadRuleError,
     load_upload_rule,
     object_created_event,
 )
@@ -121,6 +122,17 @@ def test_a_broken_rule_file_is_reported_with_its_path(tmp_path: Path):
 
     with pytest.raises(ValueError, match=r"upload_rule\.json is not valid JSON"):
         load_upload_rule(BUCKET, broken)
+
+
+def test_a_rule_file_eventbridge_would_refuse_is_refused_naming_the_file(tmp_path: Path):
+    rule = json.loads(upload_rule_path().read_text(encoding="utf-8"))
+    rule["detail"]["object"]["key"] = [{"wildcard": "*a*a*a*a*a*"}]
+    refused = tmp_path / "upload_rule.json"
+    refused.write_text(json.dumps(rule), encoding="utf-8")
+
+    with pytest.raises(UploadRuleError) as error:
+        load_upload_rule(BUCKET, refused)
+    assert str(error.value).startswith(f"{refused}: Event pattern is not valid. Reason: Rule is")
 
 
 def test_bus_delivers_to_every_matching_rule_and_only_those(tmp_path: Path):
