@@ -1,11 +1,14 @@
 """EventBridge content filtering: the user guide's examples, and event-ruler's refusals.
 
-Matching cases follow the EventBridge user guide, "Content filtering in Amazon EventBridge
-event patterns" (docs.aws.amazon.com/eventbridge/latest/userguide/
+Matching cases start from the EventBridge user guide's examples, "Content filtering in Amazon
+EventBridge event patterns" (docs.aws.amazon.com/eventbridge/latest/userguide/
 eb-create-pattern-operators.html), "Arrays in Amazon EventBridge event patterns" and the
-"$or" examples, each pattern as the guide writes it. Refusals carry the reason event-ruler's
-JsonRuleCompiler gives (EventBridge returns it in InvalidEventPatternException: "Event
-pattern is not valid. Reason: ...").
+"$or" examples (the time prefix, service and FileName with equals-ignore-case, the state and
+x-limit anything-buts, the c-count/d-count/x-limit numerics, source-ip cidr, c-count exists,
+the EventBusArn wildcard), on an event holding the fields they filter; the other cases put
+the same operators to the edges event-ruler's README describes. Refusals carry the reason
+event-ruler's JsonRuleCompiler gives (EventBridge returns it in InvalidEventPatternException:
+"Event pattern is not valid. Reason: ...").
 """
 
 from __future__ import annotations
