@@ -84,7 +84,7 @@ from facepipe.local.events import object_created_event
 from facepipe.local.executions import ExecutionStore, StoredExecution, executions_db_path
 from facepipe.local.faults import parse_faults
 from facepipe.local.home import DataHome
-from facepipe.local.mail import DEDUP_HEADER
+from facepipe.local.mail import DEDUP_HEADER, dedup_id_from_header
 from facepipe.local.objectstore import LocalObjectStore, StoredObject
 from facepipe.local.recordstore import SqliteRecordStore
 from facepipe.local.runtime import DEFAULT_BUCKET, LocalPipeline, PipelineOptions, route_step_logs
@@ -359,7 +359,7 @@ def step_answers(executions: ExecutionStore, execution: StoredExecution) -> Step
 def outbox_dedup_ids(outbox: Path) -> list[str]:
     parser = BytesParser(policy=policy.default)
     return [
-        str(parser.parsebytes(path.read_bytes())[DEDUP_HEADER]).strip()
+        dedup_id_from_header(str(parser.parsebytes(path.read_bytes())[DEDUP_HEADER]).strip())
         for folder in ("new", "cur")
         if (outbox / folder).is_dir()
         for path in (outbox / folder).iterdir()
