@@ -66,4 +66,5 @@ class VersionAction(argparse.Action):
             found = version("facepipe")
         except PackageNotFoundError:  # run from a source tree that was never installed
             found = "unknown (not installed)"
-        parser.exit(message=f"facepipe {found}\n")
+        print(f"facepipe {found}")
+        parser.exit()

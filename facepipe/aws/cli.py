@@ -61,14 +61,11 @@ def _reporting_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[
 
         try:
             return handler(args)
-        except (ExecutionNotFound, ValueError) as error:
-            print(f"facepipe: error: {error}", file=sys.stderr)
-            return EXIT_USAGE
         except Exception as error:
             known = explain(error, getattr(args, "stack", None), getattr(args, "region", None))
-            if known is None:
+            if known is None and not isinstance(error, ExecutionNotFound | ValueError):
                 raise
-            print(f"facepipe: error: {known}", file=sys.stderr)
+            print(f"facepipe: error: {known or error}", file=sys.stderr)
             return EXIT_USAGE
 
     return run
@@ -139,7 +136,11 @@ def upload_and_follow(
     deadline = time.monotonic() + timeout  # for the execution to start and to end
     uploaded = upload_image(aws.client("s3"), outputs.bucket_name, outputs.upload_prefix, image)
     version = uploaded.version_id or "none: the bucket is not versioned"
-    console.print(f"uploaded s3://{uploaded.bucket}/{uploaded.key} (version {version})")
+    console.print(
+        f"uploaded s3://{uploaded.bucket}/{uploaded.key} (version {version})",
+        soft_wrap=True,
+        markup=False,
+    )
     arn = find_execution_for(
         sfn,
         outputs.state_machine_arn,

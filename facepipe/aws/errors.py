@@ -47,7 +47,7 @@ def explain(
     if isinstance(error, EndpointUnreachable):  # no such endpoint, refused, timed out
         where = f" (is --region {region} a real region?)" if region else ""
         return AwsAccessError(f"AWS could not be reached: {error}{where}")
-    if isinstance(error, ResponseParserError):
+    if isinstance(error, ResponseParserError) or _raised_parsing_an_answer(error):
         where = f" --region {region}," if region else ""
         return AwsAccessError(
             "the answer from the AWS endpoint could not be read (is it really AWS? check"
@@ -73,3 +73,15 @@ def explain(
         operation = error.operation_name
         return AwsAccessError(f"access denied for {operation}: {message}")
     return None
+
+
+def _raised_parsing_an_answer(error: Exception) -> bool:
+    """botocore's parsers fail with KeyError or ValueError on a body that is not the AWS
+    answer they expect (a proxy's or captive portal's HTML page): known by where it was
+    raised, so a bug of ours is still a bug."""
+    traceback = error.__traceback__
+    if traceback is None or not isinstance(error, KeyError | ValueError | TypeError):
+        return False
+    while traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    return bool(traceback.tb_frame.f_globals.get("__name__") == "botocore.parsers")
