@@ -160,6 +160,8 @@ def _check_prefix(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     _check_prefix(args)
     rows = files_named(args.paths, args.prefix)
+    if not rows:
+        raise UsageError("no files to run: the folders given are empty")
     annotate_dir = _annotate_folder(args.annotate, rows, args.paths)
     results = [FileResult(row) for row in rows]
     with ctrl_c_flag() as stop, _pipeline(args, stop) as pipeline:
@@ -321,7 +323,9 @@ def interrupted_summary(results: list[FileResult]) -> str:
     finished = sum(r.outcome is not None and r.outcome.status != ABORTED for r in started)
     handed = sum(r.outcome is not None and r.outcome.status == ABORTED for r in started)
     unstarted = len(started) - finished - handed
-    not_uploaded = sum(r.row.claim is not None and r.row.upload is None for r in results)
+    not_uploaded = sum(
+        r.row.claim is not None and r.row.status is None and r.row.upload is None for r in results
+    )
     return (
         f"interrupted: {finished} execution(s) finished; {handed + unstarted} left to "
         f"`facepipe resume` (or the next run or watch): {handed} stopped while waiting to "
@@ -355,6 +359,7 @@ def _annotate(
     """A boxed copy of each image recorded, named by its key under the prefix (unique in a
     batch), never over an existing file."""
     from facepipe.annotate import annotate_image
+    from lambdas.common.errors import StepError
 
     for result in results:
         outcome, upload = result.outcome, result.row.upload
@@ -367,7 +372,7 @@ def _annotate(
         try:
             data = pipeline.objects.get_bytes(outcome.bucket, outcome.key, outcome.version_id)
             result.annotated = annotate_image(data, record.faces, folder / name)
-        except (OSError, ValueError) as error:  # e.g. a full disk; Pillow cannot draw it
+        except (OSError, ValueError, StepError) as error:  # a full disk; Pillow cannot draw it
             result.annotate_error = f"not annotated: {getattr(error, 'strerror', None) or error}"
 
 
@@ -421,6 +426,7 @@ def watch(args: argparse.Namespace) -> int:
                 rows = files_in_folder(folder, found, args.prefix)
                 pipeline.take_in(rows, on_row=lambda row: _tell(tally, row))
         tally.say(f"stopping: finishing {tally.in_progress} execution(s) already started")
+        pipeline.cancel_pending()  # queued ones and those waiting to retry: left to resume
     tally.say(tally.summary())
     return EXIT_FAILED if tally.failed else EXIT_OK
 
@@ -433,7 +439,14 @@ def _tell(tally: views.WatchTally, row: Source) -> None:
     if upload is None or upload.execution is None:
         return
     tally.started()
-    upload.execution.add_done_callback(lambda done: tally.finished(_outcome_of(done, upload)))
+
+    def ended(done: Future[ExecutionOutcome]) -> None:
+        if done.cancelled():  # queued when watch stopped: its event is left to resume
+            tally.left_to_resume(row.key)
+        else:
+            tally.finished(_outcome_of(done, upload))
+
+    upload.execution.add_done_callback(ended)
 
 
 # --- records, show, outbox -------------------------------------------------------------------

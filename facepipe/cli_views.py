@@ -295,6 +295,11 @@ class WatchTally:
             verb = "not uploaded" if failed else "skipped"
             self.console.print(f"{verb} {label}: {reason}", soft_wrap=True, markup=False)
 
+    def left_to_resume(self, key: str) -> None:
+        with self._lock:
+            self.handed_over += 1
+            self.console.print(f"{key}: left to `facepipe resume`", soft_wrap=True, markup=False)
+
     def finished(self, outcome: ExecutionOutcome) -> None:
         with self._lock:
             if outcome.succeeded:

@@ -345,21 +345,18 @@ def test_permanent_refusals_are_configuration_errors_and_temporary_ones_retryabl
         controller.stop()
 
 
-def test_a_server_without_starttls_is_a_permanent_error(smtp_server, tmp_path: Path):
+@pytest.mark.parametrize(
+    ("security", "message"),
+    [("starttls", "STARTTLS extension not supported"), ("ssl", "TLS with SMTP server")],
+)
+def test_tls_asked_of_a_plain_server_is_a_permanent_error(
+    smtp_server, tmp_path: Path, security: str, message: str
+):
     _, port, server = smtp_server
-    server["start"]()  # no TLS context: no STARTTLS offered
-    notifier = _notifier(tmp_path, host="127.0.0.1", port=port, security="starttls")
+    server["start"]()  # no TLS at all: no STARTTLS offered, no TLS handshake
+    notifier = _notifier(tmp_path, host="127.0.0.1", port=port, security=security)
 
-    with pytest.raises(ConfigurationError, match="STARTTLS extension not supported"):
-        notifier.send(EMAIL)
-
-
-def test_tls_to_a_plain_server_is_a_permanent_error(smtp_server, tmp_path: Path):
-    _, port, server = smtp_server
-    server["start"]()
-    notifier = _notifier(tmp_path, host="127.0.0.1", port=port, security="ssl")
-
-    with pytest.raises(ConfigurationError, match="TLS with SMTP server"):
+    with pytest.raises(ConfigurationError, match=message):
         notifier.send(EMAIL)
 
 

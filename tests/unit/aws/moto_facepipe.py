@@ -13,28 +13,11 @@ from moto import mock_aws
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[2] / "support"))
 
-from face_table import FACE_TABLE_SCHEMA
-from moto_stack import ACCOUNT, BUCKET, REGION, STACK, TABLE, _definition, _stack_template
+from moto_stack import REGION, deploy
 
 from facepipe import cli
 
-
-def deploy_unversioned(session: boto3.Session) -> None:
-    session.client("s3").create_bucket(
-        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
-    session.client("dynamodb").create_table(TableName=TABLE, **FACE_TABLE_SCHEMA)
-    arn = session.client("stepfunctions").create_state_machine(
-        name="FacePipeline",
-        definition=_definition(),
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/FacePipe-StateMachineRole",
-    )["stateMachineArn"]
-    session.client("cloudformation").create_stack(
-        StackName=STACK, TemplateBody=_stack_template(arn)
-    )
-
-
 if __name__ == "__main__":
     with mock_aws():
-        deploy_unversioned(boto3.Session(region_name=REGION))
+        deploy(boto3.Session(region_name=REGION), versioned=False, starts_executions=False)
         sys.exit(cli.main(sys.argv[1:]))

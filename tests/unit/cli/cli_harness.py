@@ -134,17 +134,6 @@ def notify_sends(home: Path) -> dict[tuple[str, str], int]:
     return sends
 
 
-def task_attempts(history: list[dict[str, Any]], state: str) -> int:
-    """How many times ``state``'s Lambda was called (the first try plus retries)."""
-    entered, attempts = None, 0
-    for event in history:
-        details = event.get("stateEnteredEventDetails")
-        if details:
-            entered = details["name"]
-        attempts += event["type"] == "TaskScheduled" and entered == state
-    return attempts
-
-
 def outbox_files(home: Path) -> list[Path]:
     folder = home / "outbox" / "new"
     return sorted(folder.iterdir()) if folder.is_dir() else []

@@ -10,6 +10,7 @@ import json
 import shutil
 import signal
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -25,8 +26,8 @@ from cli_harness import (
     facepipe_process,
     outbox_files,
     started,
-    task_attempts,
 )
+from histories import task_attempts
 
 from facepipe.local.executions import ExecutionStore
 from facepipe.samples import GROUP, PORTRAIT
@@ -179,6 +180,24 @@ def test_a_server_that_does_not_answer_costs_one_connection_for_the_batch(
 
 
 # --- 9. Ctrl-C: said at once, waits handed to resume; twice: now ---------------------------
+def ctrl_c_once_emailing(
+    home: Path, photo: Path, server: MailServer, env: dict[str, str], *, times: int, timeout: float
+) -> tuple[subprocess.Popen[str], str]:
+    """`facepipe run PHOTO`, sent Ctrl-C ``times`` (half a second apart) once the server has
+    been sent the email; the process and its stderr, once it ended within ``timeout``."""
+    runner = started(home, "run", str(photo), *FAST_DETECTOR, env=env)
+    try:
+        assert server.data_seen.wait(120), "the email was never tried"
+        for press in range(times):
+            time.sleep(0.5 * press)
+            runner.send_signal(signal.SIGINT)
+        _, err = runner.communicate(timeout=timeout)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    return runner, err
+
+
 def test_ctrl_c_while_an_email_waits_to_be_retried_hands_it_to_resume(
     samples: dict[str, Path], tmp_path: Path, mail_server: tuple[MailServer, int]
 ):
@@ -186,14 +205,8 @@ def test_ctrl_c_while_an_email_waits_to_be_retried_hands_it_to_resume(
     server.answer = "451 4.3.0 try again later"  # temporary: Notify retries, 2 s and up
     home = tmp_path / "home"
     env = clean_env(tmp_path, FACEPIPE_SMTP_URL=f"smtp://127.0.0.1:{port}")
-    runner = started(home, "run", str(samples[PORTRAIT]), *FAST_DETECTOR, env=env)
-    try:
-        assert server.data_seen.wait(120), "the email was never tried"
-        runner.send_signal(signal.SIGINT)
-        _, err = runner.communicate(timeout=60)  # not the minutes of the retries
-    finally:
-        if runner.poll() is None:
-            runner.kill()
+    # Within a minute: not the minutes the retries would take.
+    runner, err = ctrl_c_once_emailing(home, samples[PORTRAIT], server, env, times=1, timeout=60)
 
     assert runner.returncode == 130, err
     assert "facepipe: stopping:" in err and "Ctrl-C again stops now" in err
@@ -217,16 +230,8 @@ def test_a_second_ctrl_c_stops_now_and_resume_finishes(
     server.stall_seconds = 30  # the Notify step is inside the SMTP conversation
     home = tmp_path / "home"
     env = clean_env(tmp_path, FACEPIPE_SMTP_URL=f"smtp://127.0.0.1:{port}?timeout=60")
-    runner = started(home, "run", str(samples[PORTRAIT]), *FAST_DETECTOR, env=env)
-    try:
-        assert server.data_seen.wait(120), "the email was never tried"
-        runner.send_signal(signal.SIGINT)
-        time.sleep(0.5)
-        runner.send_signal(signal.SIGINT)
-        _, err = runner.communicate(timeout=20)  # not the 30 s the server stalls
-    finally:
-        if runner.poll() is None:
-            runner.kill()
+    # Within 20 s: not the 30 s the server stalls.
+    runner, err = ctrl_c_once_emailing(home, samples[PORTRAIT], server, env, times=2, timeout=20)
 
     assert runner.returncode == 130
     assert "facepipe: stopping:" in err and "facepipe: stopped now;" in err
