@@ -22,6 +22,12 @@ Phases, all on one fresh data home:
    first and then both again (duplicates and reversed pairs); then ``outbox --retry`` again
    if needed.
 
+4. runners at once, each on a fresh data home over the same C files (default 150, taken from
+   the batch, bad inputs among them; no faults): two ``facepipe run`` started together,
+   three started together, and one ``facepipe run`` naming every file twice (a glob and its
+   folder). Each file must have one execution, one terminal record, and its image version
+   one Notify send and one email when it has faces.
+
 Every figure is read back from the stores at the end, not from this script's bookkeeping:
 records and their status/reason from records.sqlite3; executions, and what each Persist and
 Notify step answered (``outcome`` WRITTEN / DUPLICATE / STALE, ``sent``) from the stored
@@ -50,10 +56,11 @@ a loss. Most of the wall time is the retry waits the ASL prescribes for the inje
 (2 s, doubling, full jitter, on the worker that retries), not CPU.
 
 Run: .venv/bin/python bench/reliability.py [--images 1000] [--workers W] [--detector yunet]
-     [--min-confidence 80] [--faults SPEC] [--kill-at 0.33] [--keep DIR]
+     [--min-confidence 80] [--faults SPEC] [--kill-at 0.33] [--concurrent 150] [--keep DIR]
 Exit status 1 when anything is lost, emailed twice or left inconsistent.
 The last line is ``images=N records=N failed_with_reason=K emails=E lost=L
-duplicate_emails=D resumed=R peak_rss_mb=M``.
+duplicate_executions=X duplicate_emails=D resumed=R peak_rss_mb=M`` (lost and duplicates
+counted over all phases; X from phase 4, where each file is uploaded once).
 """
 
 from __future__ import annotations
@@ -84,7 +91,7 @@ from facepipe.local.events import object_created_event
 from facepipe.local.executions import ExecutionStore, StoredExecution, executions_db_path
 from facepipe.local.faults import parse_faults
 from facepipe.local.home import DataHome
-from facepipe.local.mail import DEDUP_HEADER
+from facepipe.local.mail import DEDUP_HEADER, dedup_id_from_header
 from facepipe.local.objectstore import LocalObjectStore, StoredObject
 from facepipe.local.recordstore import SqliteRecordStore
 from facepipe.local.runtime import DEFAULT_BUCKET, LocalPipeline, PipelineOptions, route_step_logs
@@ -359,7 +366,7 @@ def step_answers(executions: ExecutionStore, execution: StoredExecution) -> Step
 def outbox_dedup_ids(outbox: Path) -> list[str]:
     parser = BytesParser(policy=policy.default)
     return [
-        str(parser.parsebytes(path.read_bytes())[DEDUP_HEADER]).strip()
+        dedup_id_from_header(str(parser.parsebytes(path.read_bytes())[DEDUP_HEADER]).strip())
         for folder in ("new", "cur")
         if (outbox / folder).is_dir()
         for path in (outbox / folder).iterdir()
@@ -530,6 +537,101 @@ def verify(
     return found
 
 
+# --- phase 4: runners at once on one home -------------------------------------------------
+@dataclass
+class Concurrent:
+    """What one phase-4 round left in its data home, read back from the stores."""
+
+    name: str
+    files: int
+    executions: int = 0
+    duplicate_executions: int = 0  # executions beyond one per file
+    duplicate_sends: int = 0  # Notify sends beyond one per image version
+    duplicate_emails: int = 0
+    lost: list[str] = field(default_factory=list)
+    exits: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        return (
+            f"  {self.name}: {self.files} files, {self.executions} executions, exits "
+            f"{self.exits}, {self.seconds:.1f} s; duplicate executions "
+            f"{self.duplicate_executions}, duplicate Notify sends {self.duplicate_sends}, "
+            f"duplicate emails {self.duplicate_emails}, lost {len(self.lost)}"
+        )
+
+
+def runners_at_once(
+    name: str, scratch: Path, folder: Path, args: argparse.Namespace, commands: list[list[str]]
+) -> Concurrent:
+    """Start ``commands`` (``facepipe`` words) back to back on a fresh home; read it back."""
+    home = DataHome(scratch / f"home-{name}")
+    started = time.monotonic()
+    processes = [
+        subprocess.Popen(
+            facepipe_command(home.root, args, *words),
+            env=child_env(None),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for words in commands
+    ]
+    errors = [process.communicate(timeout=3600)[1] for process in processes]
+    found = Concurrent(name, len(list(folder.iterdir())), seconds=time.monotonic() - started)
+    found.exits = [process.returncode for process in processes]
+    for process, err in zip(processes, errors, strict=True):
+        if process.returncode not in (0, 1) or b"Traceback" in err:  # 1: the bad inputs
+            found.lost.append(f"runner exited {process.returncode}: {err.decode()[-500:]}")
+    executions = ExecutionStore(executions_db_path(home))
+    store = SqliteRecordStore(home.records_db)
+    try:
+        stored = executions.list_executions(limit=10**9)
+        answers = [step_answers(executions, e) for e in stored]
+        records = store.list_records(limit=10**9)
+    finally:
+        executions.close()
+        store.close()
+    found.executions = len(stored)
+    per_key = Counter(e.image_key for e in stored)
+    found.duplicate_executions = sum(n - 1 for n in per_key.values())
+    sends = Counter(
+        (e.image_key, e.version_id) for e, a in zip(stored, answers, strict=True) if a.sent
+    )
+    found.duplicate_sends = sum(n - 1 for n in sends.values())
+    emails = outbox_dedup_ids(home.outbox)
+    found.duplicate_emails = len(emails) - len(set(emails))
+    terminal = {r.key for r in records if r.status in TERMINAL}
+    for path in sorted(folder.iterdir()):
+        if f"uploads/{path.name}" not in terminal:
+            found.lost.append(f"{name}: uploads/{path.name} has no record")
+    for record in records:
+        if record.status == "DETECTED" and record.face_count and email_id(record) not in emails:
+            found.lost.append(f"{name}: {email_id(record)}: faces and no email")
+    return found
+
+
+def concurrent_phase(
+    scratch: Path, files: list[InputFile], args: argparse.Namespace
+) -> list[Concurrent]:
+    folder = scratch / "concurrent"
+    folder.mkdir()
+    for file in files[: args.concurrent]:
+        (folder / file.path.name).write_bytes(file.path.read_bytes())
+    run = ["run", str(folder)]
+    named_twice = ["run", *(str(p) for p in sorted(folder.iterdir())), str(folder)]
+    rounds = [
+        ("two at once", [run, run]),
+        ("three at once", [run, run, run]),
+        ("each file named twice", [named_twice]),
+    ]
+    results = []
+    for name, commands in rounds:
+        progress(f"phase 4: {name}")
+        results.append(runners_at_once(name.replace(" ", "-"), scratch, folder, args, commands))
+        results[-1].name = name
+    return results
+
+
 # --- the run -------------------------------------------------------------------------------
 def count_rows(db: Path, table: str, where: str = "") -> int:
     with sqlite3.connect(db, timeout=30) as conn:
@@ -585,6 +687,9 @@ def main() -> int:
     )
     parser.add_argument("--faults", default=FAULTS, help=f"FACEPIPE_FAULTS (default {FAULTS})")
     parser.add_argument("--kill-at", type=float, default=KILL_AT, help="share ended at the kill")
+    parser.add_argument(
+        "--concurrent", type=int, default=150, help="files for the runners at once (phase 4)"
+    )
     parser.add_argument("--keep", metavar="DIR", help="work in DIR (new) and keep it")
     args = parser.parse_args()
     if args.images < 20:
@@ -680,6 +785,13 @@ def main() -> int:
         )
 
         phase = time.monotonic()
+        concurrent = concurrent_phase(scratch, files, args)
+        seconds["concurrent"] = time.monotonic() - phase
+        print("phase 4 runners at once (each on a fresh home, no faults):", flush=True)
+        for round_ in concurrent:
+            print(round_.line(), flush=True)
+
+        phase = time.monotonic()
         progress("verifying from the stores")
         phase_of_pid = {run.pid: "run (killed)", resume.pid: "resume", os.getpid(): "duplicates"}
         found = verify(home, files, pairs, phase_of_pid)
@@ -708,6 +820,10 @@ def main() -> int:
         + ", ".join(f"{name} {s:.1f}" for name, s in seconds.items())
         + ")"
     )
+    for round_ in concurrent:
+        found.lost += round_.lost
+        found.duplicate_emails += round_.duplicate_emails + round_.duplicate_sends
+    duplicate_executions = sum(round_.duplicate_executions for round_ in concurrent)
     for what, items in (("LOST", found.lost), ("PROBLEM", found.problems)):
         for item in items[:20]:
             print(f"{what}: {item}")
@@ -716,10 +832,12 @@ def main() -> int:
     print(
         f"images={found.images} records={found.records} "
         f"failed_with_reason={found.failed_with_reason} emails={found.emails} "
-        f"lost={len(found.lost)} duplicate_emails={found.duplicate_emails} "
+        f"lost={len(found.lost)} duplicate_executions={duplicate_executions} "
+        f"duplicate_emails={found.duplicate_emails} "
         f"resumed={resumed} peak_rss_mb={peak:.0f}"
     )
-    return 1 if found.lost or found.duplicate_emails or found.problems else 0
+    failed = found.lost or found.duplicate_emails or found.problems or duplicate_executions
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -60,11 +60,34 @@ def draw_faces(image: Image.Image, faces: list[dict[str, Any]]) -> Image.Image:
 
 
 def annotate_image(data: bytes, faces: list[dict[str, Any]], destination: Path) -> Path:
-    """Write ``destination``: the image with ``faces`` drawn (PNG for .png, else JPEG)."""
-    drawn = draw_faces(displayed_image(data), faces)
+    """Write the image with ``faces`` drawn (PNG for .png, else JPEG) at ``destination``, or
+    beside it as "name (2).jpg" and so on when that name is taken: never over a file."""
+    import warnings
+
+    from PIL import Image
+
+    with warnings.catch_warnings():  # the pipeline has checked its size (at most 10,000 px)
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        drawn = draw_faces(displayed_image(data), faces)
     destination.parent.mkdir(parents=True, exist_ok=True)
+    encoded = io.BytesIO()
     if destination.suffix.lower() == ".png":
-        drawn.save(destination, "PNG")
+        drawn.save(encoded, "PNG")
     else:
-        drawn.save(destination, "JPEG", quality=JPEG_QUALITY)
-    return destination
+        drawn.save(encoded, "JPEG", quality=JPEG_QUALITY)
+    return write_new_file(destination, encoded.getvalue())
+
+
+def write_new_file(destination: Path, data: bytes) -> Path:
+    """Write ``data`` to ``destination``, or the first free "stem (n)suffix" beside it."""
+    for number in range(1, 10_000):
+        name = (
+            destination if number == 1 else destination.with_stem(f"{destination.stem} ({number})")
+        )
+        try:
+            with open(name, "xb") as out:  # x: fails if the name exists, never replaces
+                out.write(data)
+        except FileExistsError:
+            continue
+        return name
+    raise FileExistsError(f"no free name beside {destination}")

@@ -11,42 +11,23 @@ import os
 import sys
 from collections.abc import Sequence
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-EXIT_INTERRUPTED = 130  # as shells report a Ctrl-C
+from facepipe.cli_args import (
+    EXIT_CODES,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    VersionAction,
+    percentage,
+    positive_float,
+    positive_int,
+)
+
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError", "main"]
 
 
 class UsageError(Exception):
     """Bad arguments or missing files: reported as one line, exit status 2."""
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return value
-
-
-def _percentage(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 100, got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,26 +35,54 @@ def build_parser() -> argparse.ArgumentParser:
         prog="facepipe",
         description="The face-detection pipeline offline: the same state machine and step "
         "logic as in AWS, on a local bucket, engine, detector, SQLite and mail outbox.",
+        epilog=EXIT_CODES,
     )
+    parser.add_argument("--version", action=VersionAction)
     parser.add_argument(
         "--home", help="data folder (default: $FACEPIPE_HOME, else ~/.facepipe)", default=None
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="show the steps' logs")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    run = commands.add_parser("run", help="upload images and run the pipeline on each")
+    run = commands.add_parser(
+        "run",
+        help="upload images and run the pipeline on each",
+        description="Upload each file named and each file under the folders named (their "
+        "subfolders too) and run the pipeline on it. A file's key is the prefix plus its "
+        "path inside the folder named (a file named itself: its name); two files that would "
+        "share a key get their parent folders too. A file run already, unchanged, is "
+        "skipped (--force runs it again).",
+        epilog=EXIT_CODES,
+    )
     run.add_argument("paths", nargs="+", metavar="IMAGE_OR_DIR")
     _add_pipeline_options(run)
-    run.add_argument("--annotate", metavar="DIR", help="write copies with the faces boxed here")
+    run.add_argument(
+        "--annotate",
+        metavar="DIR",
+        help="write copies with the faces boxed into DIR (not a folder that holds an input; "
+        "an existing file there is never replaced)",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="run again files already run (e.g. with another --detector): a new version each",
+    )
     run.add_argument("--json", action="store_true", help="print the results as JSON")
 
-    watch = commands.add_parser("watch", help="run each image that appears in a folder")
+    watch = commands.add_parser(
+        "watch",
+        help="run each image that appears in a folder (or its subfolders)",
+        description="Run each file that appears in the folder or its subfolders once it "
+        "is completely written; its key is the prefix plus its path inside the folder. "
+        "Hidden files (names starting with a dot, as downloads in progress) are left alone.",
+        epilog=EXIT_CODES,
+    )
     watch.add_argument("folder", metavar="DIR")
     _add_pipeline_options(watch)
-    watch.add_argument("--interval", type=_positive_float, default=1.0, help="seconds (1)")
+    watch.add_argument("--interval", type=positive_float, default=1.0, help="seconds (1)")
     watch.add_argument(
         "--settle",
-        type=_positive_float,
+        type=positive_float,
         default=2.0,
         help="seconds a file must stay unchanged before it is taken as complete (2)",
     )
@@ -86,7 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     records = commands.add_parser("records", help="list the face records")
     records.add_argument("--faces-only", action="store_true", help="only images with faces")
-    records.add_argument("--limit", type=_positive_int, default=50)
+    shown = records.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--limit", type=positive_int, default=50, help="at most N records, newest first (50)"
+    )
+    shown.add_argument("--all", action="store_true", help="every record")
     records.add_argument("--json", action="store_true")
 
     show = commands.add_parser("show", help="one image's record and execution history")
@@ -127,12 +140,12 @@ def _add_pipeline_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--prefix", default="uploads/", help="folder of the object keys in the bucket (uploads/)"
     )
-    command.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    command.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1)
     command.add_argument("--detector", default="auto", help="auto, mtcnn, yunet or haar")
     command.add_argument("--bucket", default=None, help="local bucket name")
     command.add_argument(
         "--min-confidence",
-        type=_percentage,
+        type=percentage,
         default=None,
         help="faces below this confidence are left out (default: $MIN_CONFIDENCE, else 90)",
     )
@@ -152,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"facepipe: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # a command that needs no cleanup on Ctrl-C
+        print("\nfacepipe: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -166,15 +182,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _known_error_message(error: Exception) -> str | None:
     """A one-line message for the failures a person can fix; None for bugs."""
+    from facepipe.local.database import SchemaTooNewError
     from facepipe.local.detection import DetectorUnavailableError
     from facepipe.local.events import UploadRuleError
+    from facepipe.local.intake import NoSuchPath
     from facepipe.local.objectstore import InvalidObjectName
     from lambdas.common.errors import StepError
 
     if isinstance(error, StepError):
         return error.reason
-    if isinstance(error, DetectorUnavailableError | InvalidObjectName | UploadRuleError | OSError):
+    known = (
+        DetectorUnavailableError,
+        InvalidObjectName,
+        NoSuchPath,
+        SchemaTooNewError,
+        UploadRuleError,
+    )
+    if isinstance(error, known):
         return str(error)
+    if isinstance(error, OSError):  # e.g. the data home on a full or read-only disk
+        where = f" ({error.filename})" if error.filename else ""
+        return f"{error.strerror or error}{where}"
     return None
 
 

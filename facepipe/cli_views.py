@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,25 +60,26 @@ def progress(total: int, *, enabled: bool) -> Iterator[Callable[[], None]]:
 
 def run_table(results: list[FileResult]) -> Table:
     table = Table(title="facepipe run")
-    for column in ("key", "faces", "status", "time", "detail"):
-        table.add_column(column, justify="right" if column in ("faces", "time") else "left")
+    table.add_column("key", overflow="fold")
+    table.add_column("faces", justify="right")
+    table.add_column("status")
+    table.add_column("time", justify="right", no_wrap=True)
+    table.add_column("detail", overflow="fold")  # folded, never cut: it is the why
     for result in results:
         outcome = result.outcome
-        if result.skipped is not None:
-            table.add_row(result.key, "", _status("SKIPPED"), "", _short(result.skipped))
+        if outcome is None:  # the whole reason is printed under the table, by file
+            why = re.split(r": |; ", result.reason or "", maxsplit=1)[0]
+            table.add_row(result.key, "", _status(result.status), "", why)
             continue
-        if result.execution is None:
-            table.add_row(result.key, "", _status("SKIPPED"), "", "not a rule match")
-            continue
-        if outcome is None:
-            table.add_row(result.key, "", _status("NOT_STARTED"), "", "interrupted")
-            continue
+        detail = _outcome_detail(outcome)
+        if result.annotate_error:
+            detail = f"{detail}; {result.annotate_error}" if detail else result.annotate_error
         table.add_row(
             outcome.key,
             "" if outcome.face_count is None else str(outcome.face_count),
             _status(outcome.status),
             "" if outcome.duration_ms is None else f"{outcome.duration_ms:.0f} ms",
-            _outcome_detail(outcome),
+            detail,
         )
     return table
 
@@ -85,7 +87,21 @@ def run_table(results: list[FileResult]) -> Table:
 def _outcome_detail(outcome: ExecutionOutcome) -> str:
     if outcome.succeeded:
         return ""
-    return _short(f"{outcome.error}: {outcome.cause}")
+    return f"{outcome.error}: {readable_cause(outcome.cause)}"
+
+
+def readable_cause(cause: str | None) -> str:
+    """A failure's cause for people: a Lambda error's ``errorMessage``, not its JSON."""
+    import json
+
+    text = " ".join((cause or "").split())
+    try:
+        parsed = json.loads(cause or "")
+    except ValueError:
+        return text
+    if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
+        return str(parsed["errorMessage"])
+    return text
 
 
 def print_execution_graph(
@@ -99,8 +115,8 @@ def print_execution_graph(
     print_execution(graph, summary, title, console)
 
 
-def records_table(records: list[FaceRecord]) -> Table:
-    table = Table(title="face records")
+def records_table(records: list[FaceRecord], caption: str | None = None) -> Table:
+    table = Table(title="face records", caption=caption)
     table.add_column("key", min_width=20, overflow="fold")
     table.add_column("status")
     table.add_column("faces", justify="right")
@@ -228,16 +244,16 @@ def unsent_table(unsent: list[UnsentEmail]) -> Table:
 
 def detect_table(answers: list[dict[str, Any]]) -> Table:
     table = Table(title="face detection")
-    for column in ("key", "faces", "confidence", "error"):
-        table.add_column(column)
+    for column in ("file", "faces", "confidence", "error"):
+        table.add_column(column, overflow="fold")
     for answer in answers:
         if "error" in answer:
             error = answer["error"]
-            table.add_row(answer["key"], "", "", _short(f"{error['Code']}: {error['Message']}"))
+            table.add_row(answer["file"], "", "", f"{error['Code']}: {error['Message']}")
             continue
         faces = answer["FaceDetails"]
         scores = ", ".join(f"{face['Confidence']:.1f}%" for face in faces)
-        table.add_row(answer["key"], str(len(faces)), scores, "")
+        table.add_row(answer["file"], str(len(faces)), scores, "")
     return table
 
 
@@ -247,12 +263,19 @@ class WatchTally:
     def __init__(self, console: Console) -> None:
         self.console = console
         self._lock = threading.Lock()
-        self.uploaded = self.succeeded = self.failed = self.skipped_count = 0
+        self.uploaded = self.succeeded = self.failed_count = self.skipped_count = 0
+        self.not_uploaded = self.handed_over = 0
+
+    @property
+    def failed(self) -> int:
+        """Executions that failed and files that could not be uploaded."""
+        with self._lock:
+            return self.failed_count + self.not_uploaded
 
     @property
     def in_progress(self) -> int:
         with self._lock:
-            return self.uploaded - self.succeeded - self.failed
+            return self.uploaded - self.succeeded - self.failed_count - self.handed_over
 
     def say(self, text: str) -> None:
         with self._lock:
@@ -262,24 +285,40 @@ class WatchTally:
         with self._lock:
             self.uploaded += 1
 
-    def skipped(self, path: Path, reason: str) -> None:
+    def not_taken(self, label: str, reason: str, *, failed: bool) -> None:
+        """A file skipped on purpose, or (``failed``) one that could not be uploaded."""
         with self._lock:
-            self.skipped_count += 1
-            self.console.print(f"skipped {path.name}: {reason}", soft_wrap=True, markup=False)
+            if failed:
+                self.not_uploaded += 1
+            else:
+                self.skipped_count += 1
+            verb = "not uploaded" if failed else "skipped"
+            self.console.print(f"{verb} {label}: {reason}", soft_wrap=True, markup=False)
+
+    def left_to_resume(self, key: str) -> None:
+        with self._lock:
+            self.handed_over += 1
+            self.console.print(f"{key}: left to `facepipe resume`", soft_wrap=True, markup=False)
 
     def finished(self, outcome: ExecutionOutcome) -> None:
         with self._lock:
             if outcome.succeeded:
                 self.succeeded += 1
                 text = f"{outcome.key}: {outcome.face_count} face(s)"
+            elif outcome.status == "ABORTED":  # stopped in a retry wait: resume runs it
+                self.handed_over += 1
+                text = f"{outcome.key}: left to `facepipe resume`"
             else:
-                self.failed += 1
-                text = f"{outcome.key}: FAILED {outcome.error}: {_short(outcome.cause)}"
+                self.failed_count += 1
+                text = f"{outcome.key}: {outcome.status} {_outcome_detail(outcome)}"
             self.console.print(text, soft_wrap=True, markup=False)
 
     def summary(self) -> str:
         with self._lock:
-            return (
+            text = (
                 f"watched: {self.uploaded} image(s) run ({self.succeeded} succeeded, "
-                f"{self.failed} failed), {self.skipped_count} skipped"
+                f"{self.failed_count} failed), {self.skipped_count} skipped"
             )
+            if self.handed_over:
+                text += f", {self.handed_over} left to `facepipe resume`"
+            return text + (f", {self.not_uploaded} not uploaded" if self.not_uploaded else "")

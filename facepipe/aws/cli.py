@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from facepipe.aws.stack import DEFAULT_STACK, StackOutputs
+from facepipe.cli_args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, positive_float, positive_int
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # ListExecutions' statusFilter values (the Step Functions ExecutionStatus enum).
 EXECUTION_STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 # EventBridge stamps the execution a moment after PutObject; clocks may also differ a little.
@@ -31,10 +32,15 @@ def add_aws_commands(commands: Any) -> None:
     sub = aws.add_subparsers(dest="aws_command", metavar="AWS_COMMAND", required=True)
     upload = sub.add_parser("upload", help="upload images and follow their executions live")
     upload.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
-    upload.add_argument("--timeout", type=float, default=900.0, help="seconds per image (900)")
+    upload.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=900.0,
+        help="seconds per image, for its execution to start and end (900)",
+    )
     listing = sub.add_parser("executions", help="list the state machine's executions")
     listing.add_argument("--status", choices=EXECUTION_STATUSES)
-    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--limit", type=positive_int, default=20, help="(20)")
     listing.add_argument("--json", action="store_true", help="print the executions as JSON")
     show = sub.add_parser("show", help="draw one execution from its history")
     show.add_argument("execution_arn", metavar="ARN")
@@ -55,14 +61,11 @@ def _reporting_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[
 
         try:
             return handler(args)
-        except (ExecutionNotFound, ValueError) as error:
-            print(f"facepipe: error: {error}", file=sys.stderr)
-            return EXIT_USAGE
         except Exception as error:
-            known = explain(error, getattr(args, "stack", None))
-            if known is None:
+            known = explain(error, getattr(args, "stack", None), getattr(args, "region", None))
+            if known is None and not isinstance(error, ExecutionNotFound | ValueError):
                 raise
-            print(f"facepipe: error: {known}", file=sys.stderr)
+            print(f"facepipe: error: {known or error}", file=sys.stderr)
             return EXIT_USAGE
 
     return run
@@ -130,14 +133,21 @@ def upload_and_follow(
 
     sfn = aws.client("stepfunctions")
     started_after = datetime.now(UTC) - _CLOCK_SLACK
+    deadline = time.monotonic() + timeout  # for the execution to start and to end
     uploaded = upload_image(aws.client("s3"), outputs.bucket_name, outputs.upload_prefix, image)
-    console.print(f"uploaded s3://{uploaded.bucket}/{uploaded.key} ({uploaded.version_id})")
+    version = uploaded.version_id or "none: the bucket is not versioned"
+    console.print(
+        f"uploaded s3://{uploaded.bucket}/{uploaded.key} (version {version})",
+        soft_wrap=True,
+        markup=False,
+    )
     arn = find_execution_for(
         sfn,
         outputs.state_machine_arn,
         uploaded.key,
         uploaded.version_id,
         started_after=started_after,
+        timeout=timeout,
         poll_seconds=poll_seconds,
     )
     with Live(console=console, auto_refresh=False) as live:
@@ -145,7 +155,10 @@ def upload_and_follow(
         def redraw(_status: str, events: list[dict[str, Any]]) -> None:
             live.update(render(definition, events, uploaded.key), refresh=True)
 
-        final = follow_execution(sfn, arn, redraw, timeout=timeout, poll_seconds=poll_seconds)
+        left = max(0.0, deadline - time.monotonic())
+        final = follow_execution(sfn, arn, redraw, timeout=left, poll_seconds=poll_seconds)
+    if final["status"] == "RUNNING":
+        console.print(f"still running after {timeout:g} s: `facepipe aws show {arn}` follows it")
     record = fetch_record(
         aws.resource("dynamodb"), outputs.table_name, uploaded.key, uploaded.version_id or "null"
     )

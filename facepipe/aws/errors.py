@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from botocore.exceptions import (
     ClientError,
+    InvalidRegionError,
     NoCredentialsError,
     NoRegionError,
+    ParamValidationError,
     PartialCredentialsError,
+    ProfileNotFound,
     TokenRetrievalError,
 )
+from botocore.exceptions import (
+    ConnectionError as EndpointUnreachable,
+)
+from botocore.parsers import ResponseParserError
 
 
 class AwsAccessError(RuntimeError):
@@ -23,12 +30,31 @@ _DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 _EXPIRED = ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId")
 
 
-def explain(error: Exception, stack_name: str | None = None) -> AwsAccessError | None:
+def explain(
+    error: Exception, stack_name: str | None = None, region: str | None = None
+) -> AwsAccessError | None:
     """An AwsAccessError for a failure a person can fix, else None (a bug: let it raise)."""
     if isinstance(error, NoCredentialsError | PartialCredentialsError | TokenRetrievalError):
         return AwsAccessError(_CREDENTIALS)
     if isinstance(error, NoRegionError):
         return AwsAccessError("no AWS region is set: set AWS_REGION or AWS_DEFAULT_REGION")
+    if isinstance(error, ProfileNotFound):
+        return AwsAccessError(
+            f"{error}: name one from `aws configure list-profiles` with --profile or AWS_PROFILE"
+        )
+    if isinstance(error, InvalidRegionError):
+        return AwsAccessError(f"{error} (a region looks like eu-west-1)")
+    if isinstance(error, EndpointUnreachable):  # no such endpoint, refused, timed out
+        where = f" (is --region {region} a real region?)" if region else ""
+        return AwsAccessError(f"AWS could not be reached: {error}{where}")
+    if isinstance(error, ResponseParserError) or _raised_parsing_an_answer(error):
+        where = f" --region {region}," if region else ""
+        return AwsAccessError(
+            "the answer from the AWS endpoint could not be read (is it really AWS? check"
+            f"{where} AWS_ENDPOINT_URL and any proxy)"
+        )
+    if isinstance(error, ParamValidationError):
+        return AwsAccessError(str(error).replace("\n", " "))
     if not isinstance(error, ClientError):
         return None
     code = error.response.get("Error", {}).get("Code", "")
@@ -47,3 +73,15 @@ def explain(error: Exception, stack_name: str | None = None) -> AwsAccessError |
         operation = error.operation_name
         return AwsAccessError(f"access denied for {operation}: {message}")
     return None
+
+
+def _raised_parsing_an_answer(error: Exception) -> bool:
+    """botocore's parsers fail with KeyError or ValueError on a body that is not the AWS
+    answer they expect (a proxy's or captive portal's HTML page): known by where it was
+    raised, so a bug of ours is still a bug."""
+    traceback = error.__traceback__
+    if traceback is None or not isinstance(error, KeyError | ValueError | TypeError):
+        return False
+    while traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    return bool(traceback.tb_frame.f_globals.get("__name__") == "botocore.parsers")

@@ -147,11 +147,12 @@ def find_execution_for(
             if _started_by(described.get("input"), key, version_id):
                 return str(arn)
         if time.monotonic() >= deadline:
+            version = f"version {version_id}" if version_id else "unversioned"
             raise ExecutionNotFound(
-                f"no execution started for {key} (version {version_id}) within {timeout:.0f} s:"
+                f"no execution started for {key} ({version}) within {timeout:g} s:"
                 " check that the upload rule is enabled and the key matches its pattern"
             )
-        sleep(poll_seconds)
+        sleep(min(poll_seconds, max(0.0, deadline - time.monotonic())))
 
 
 def follow_execution(

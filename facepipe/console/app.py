@@ -135,10 +135,10 @@ def create_app(
             return _error(str(refused), refused.status_code)
         except ClientDisconnect:
             return _error("the upload was interrupted before it ended; nothing was stored", 400)
-        return _json(
-            {"bucket": receipt.bucket, "key": receipt.key, "versionId": receipt.version_id},
-            201,
-        )
+        answer = {"bucket": receipt.bucket, "key": receipt.key, "versionId": receipt.version_id}
+        if receipt.skipped is not None:  # the same bytes ran already: nothing stored
+            return _json({**answer, "skipped": receipt.skipped}, 200)
+        return _json(answer, 201)
 
     routes = [
         Route("/", page("index.html")),

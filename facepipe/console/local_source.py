@@ -123,13 +123,15 @@ class LocalConsoleSource:
 
     def upload(self, filename: str, data: bytes, content_type: str) -> UploadReceipt:
         from facepipe.console.uploads import image_type
-        from facepipe.local.objectstore import InvalidObjectName
+        from facepipe.local.intake import SKIPPED, upload_named
 
         _, extensions = image_type(data, filename)
         key = upload_key(self.upload_prefix, filename, extensions)
-        try:
-            upload = self.pipeline.upload(data, key)
-        except InvalidObjectName as refused:
-            raise UploadRefused(str(refused)) from None
-        stored = upload.stored
-        return UploadReceipt(bucket=stored.bucket, key=stored.key, version_id=stored.version_id)
+        [row] = self.pipeline.take_in([upload_named(filename, data, key)])
+        bucket = self.pipeline.options.bucket
+        if row.upload is not None:
+            stored = row.upload.stored
+            return UploadReceipt(stored.bucket, stored.key, stored.version_id)
+        if row.status == SKIPPED and row.reason is not None:
+            return UploadReceipt(bucket, key, None, skipped=row.reason)
+        raise UploadRefused(row.reason or "the upload was not stored")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from typing import Any
@@ -11,9 +12,11 @@ import uvicorn
 LOOPBACK = "127.0.0.1"
 
 
-def serve(app: Any, host: str = LOOPBACK, port: int = 8765) -> None:
-    """Serve until interrupted (Ctrl-C)."""
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+def serve(app: Any, listening: socket.socket) -> None:
+    """Serve on a bound socket until interrupted (Ctrl-C)."""
+    host, port = listening.getsockname()[:2]
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(config).run(sockets=[listening])
 
 
 class BackgroundServer:

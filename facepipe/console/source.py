@@ -21,11 +21,13 @@ class UploadRefused(ValueError):
 
 @dataclass(frozen=True)
 class UploadReceipt:
-    """An image stored in the bucket; its execution starts from the upload event."""
+    """An image stored in the bucket; its execution starts from the upload event. When
+    ``skipped`` says why, nothing was stored: these bytes ran already under ``key``."""
 
     bucket: str
     key: str
     version_id: str | None
+    skipped: str | None = None
 
 
 @dataclass

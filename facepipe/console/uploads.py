@@ -6,11 +6,11 @@ a cap so a lying or missing Content-Length cannot make the server hold more than
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from pathlib import PurePosixPath
 
 from facepipe.console.source import UploadRefused
+from facepipe.local.intake import safe_name
 
 # Rekognition's limit for an image in S3 (DetectFaces); larger ones would only fail there.
 MAX_UPLOAD_BYTES = 15 * 1024 * 1024
@@ -19,7 +19,6 @@ _SIGNATURES = {
     b"\xff\xd8\xff": ("image/jpeg", (".jpg", ".jpeg")),
     b"\x89PNG\r\n\x1a\n": ("image/png", (".png",)),
 }
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
 def refuse_declared_size(content_length: str | None, limit: int) -> None:
@@ -67,10 +66,9 @@ def image_type(data: bytes, filename: str) -> tuple[str, tuple[str, ...]]:
 
 
 def upload_key(prefix: str, filename: str, extensions: tuple[str, ...]) -> str:
-    """``prefix`` + the file's own name (no folders), ending in an extension the rule matches."""
-    name = _UNSAFE.sub("_", PurePosixPath(filename.replace("\\", "/")).name).strip()
-    if not name or name in (".", ".."):
-        name = "upload"
+    """``prefix`` + the file's own name (no folders), cleaned as the CLI cleans a key's parts,
+    ending in an extension the rule matches."""
+    name = safe_name(PurePosixPath(filename.replace("\\", "/")).name) or "upload"
     if PurePosixPath(name).suffix.lower() not in extensions:
         name += extensions[0]
     return prefix + name

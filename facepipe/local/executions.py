@@ -82,8 +82,16 @@ _SCHEMA = [
             owner_pid INTEGER NOT NULL
         )""",
     ),
+    (
+        # A planned upload is also the claim on its content: the file's MD5 (the ETag S3
+        # gives a single-part upload) under its key. Unique, so two runners of one data home
+        # can never both take the same bytes under the same key (facepipe.local.intake).
+        "ALTER TABLE planned_uploads ADD COLUMN etag TEXT",
+        "CREATE UNIQUE INDEX planned_uploads_claim ON planned_uploads (bucket, object_key, etag)",
+    ),
 ]
 ABORTED = "ABORTED"
+QUEUED = "QUEUED"  # an upload whose event waits for its execution (``UploadClaims.in_flight``)
 
 
 def executions_db_path(home: DataHome) -> Path:
@@ -291,6 +299,25 @@ class ExecutionStore:
                 for source, key in files
             ]
 
+    @contextmanager
+    def claiming(self, bucket: str) -> Iterator[UploadClaims]:
+        """One write transaction in which to check and claim uploads into ``bucket``.
+
+        It holds the write lock from its start (BEGIN IMMEDIATE), so what is read in it
+        (the claims and the queued and running uploads) stays true until it commits: of two
+        runners claiming the same content, the second sees the first's claim.
+        """
+        with self._write() as conn:
+            yield UploadClaims(self, conn, bucket)
+
+    def runner_gone(self, runner_id: str) -> bool:
+        """Whether ``runner_id`` (not this store's own runner) no longer runs."""
+        return self._gone(runner_id)
+
+    @property
+    def runner_id(self) -> str:
+        return self._lease.id
+
     def upload_done(self, upload_id: int) -> None:
         with self._write() as conn:
             conn.execute("DELETE FROM planned_uploads WHERE upload_id = ?", (upload_id,))
@@ -342,19 +369,6 @@ class ExecutionStore:
             self._db.connection()
             .execute(
                 "SELECT 1 FROM pending_events WHERE execution_arn = ? LIMIT 1", (execution_arn,)
-            )
-            .fetchone()
-        )
-        return row is not None
-
-    def pending_for_version(self, bucket: str, version_id: str) -> bool:
-        """Whether an event of this object version (anyone's) waits for its execution."""
-        row = (
-            self._db.connection()
-            .execute(
-                "SELECT 1 FROM pending_events WHERE json_extract(event, '$.detail.bucket.name') = ?"
-                " AND json_extract(event, '$.detail.object.\"version-id\"') = ? LIMIT 1",
-                (bucket, version_id),
             )
             .fetchone()
         )
@@ -448,6 +462,52 @@ class ExecutionStore:
         """RUNNING executions whose runner is gone: left by a crash or kill."""
         running = self.list_executions(limit=1_000_000, status=RUNNING)
         return [found for found in running if self._gone(found.owner_runner)]
+
+
+class UploadClaims:
+    """Claims on uploads, read and written inside one ``ExecutionStore.claiming`` transaction."""
+
+    def __init__(self, store: ExecutionStore, conn: sqlite3.Connection, bucket: str) -> None:
+        self._store = store
+        self._conn = conn
+        self.bucket = bucket
+        self._queued: set[str] | None = None
+
+    def holder(self, key: str, etag: str) -> tuple[str, int] | None:
+        """``(runner id, process id)`` of the claim on these bytes under ``key``, if any."""
+        row = self._conn.execute(
+            "SELECT owner_runner, owner_pid FROM planned_uploads"
+            " WHERE bucket = ? AND object_key = ? AND etag = ?",
+            (self.bucket, key, etag),
+        ).fetchone()
+        return (str(row["owner_runner"]), int(row["owner_pid"])) if row else None
+
+    def in_flight(self, key: str, version_id: str) -> str | None:
+        """RUNNING or QUEUED when that object version's execution runs or waits; else None."""
+        running = self._conn.execute(
+            "SELECT 1 FROM executions WHERE image_key = ? AND version_id = ? AND status = ?"
+            " LIMIT 1",
+            (key, version_id, RUNNING),
+        ).fetchone()
+        if running:
+            return RUNNING
+        if self._queued is None:  # once per transaction: one scan, not one per file
+            rows = self._conn.execute(
+                "SELECT json_extract(event, '$.detail.object.\"version-id\"') FROM pending_events"
+                " WHERE json_extract(event, '$.detail.bucket.name') = ?",
+                (self.bucket,),
+            )
+            self._queued = {str(row[0]) for row in rows}
+        return QUEUED if version_id in self._queued else None
+
+    def claim(self, source: str, key: str, etag: str) -> int:
+        """Note the upload of ``source`` (these bytes) as ``key``: the claim; its id."""
+        cursor = self._conn.execute(
+            "INSERT INTO planned_uploads (source, bucket, object_key, etag, owner_runner,"
+            " owner_pid) VALUES (?, ?, ?, ?, ?, ?)",
+            (source, self.bucket, key, etag, self._store.runner_id, os.getpid()),
+        )
+        return int(cursor.lastrowid or 0)
 
 
 @dataclass(frozen=True)

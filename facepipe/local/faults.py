@@ -73,7 +73,8 @@ class FaultPlan:
         """Raise the service's transient error if a fault is due now; else return."""
         errors = TRANSIENT_ERRORS_BY_SERVICE[service]
         if service == "smtp" and self.clock() < self._smtp_down_until:
-            raise ServiceUnavailableError("injected fault: the SMTP server is down")
+            # As a server that answers "421 try again later": a temporary refusal, retried.
+            raise ServiceUnavailableError("injected fault: the SMTP server is down for now")
         rate = self.rates.get(service, 0.0)
         if not rate:
             return

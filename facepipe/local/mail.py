@@ -5,10 +5,13 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses
+from typing import Any
+from urllib.parse import quote, unquote
 
 from lambdas.common.errors import ConfigurationError
 from lambdas.common.model import Email
@@ -17,6 +20,8 @@ FROM_ENV_VAR = "FACEPIPE_EMAIL_FROM"
 TO_ENV_VAR = "FACEPIPE_EMAIL_TO"
 DEFAULT_SENDER = "facepipe@localhost"
 DEDUP_HEADER = "X-Facepipe-Dedup-Id"
+# Escaped in the dedup header: '%' (the escape itself) and control characters.
+_HEADER_UNSAFE = re.compile(r"[%\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,44 @@ class Addresses:
         if len(senders) != 1:
             raise ConfigurationError(f"{FROM_ENV_VAR} must name exactly one address")
         return cls(sender=senders[0], recipients=_parse_addresses(to, TO_ENV_VAR))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How an email was to go out: from whom, to whom, and by which transport (the SMTP
+    server by name, never its password), so a kept email is sent later the same way."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    transport: str  # "maildir" or "smtp"
+    server: str | None = None  # smtp: host:port
+    security: str | None = None  # smtp: none, starttls or ssl
+    username: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "recipients": list(self.recipients)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Delivery:
+        return cls(
+            sender=str(data["sender"]),
+            recipients=tuple(str(r) for r in data["recipients"]),
+            transport=str(data["transport"]),
+            server=data.get("server"),
+            security=data.get("security"),
+            username=data.get("username"),
+        )
+
+    @property
+    def addresses(self) -> Addresses:
+        return Addresses(sender=self.sender, recipients=self.recipients)
+
+    def describe(self) -> str:
+        if self.transport != "smtp":
+            return "the Maildir outbox"
+        login = f", user {self.username}" if self.username else ""
+        tls = {"starttls": "STARTTLS", "ssl": "TLS"}.get(self.security or "", "no TLS")
+        return f"SMTP server {self.server} ({tls}{login})"
 
 
 def _local_user() -> str:
@@ -67,6 +110,16 @@ def email_message(email: Email, addresses: Addresses) -> EmailMessage:
     message["To"] = ", ".join(addresses.recipients)
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = message_id(email)
-    message[DEDUP_HEADER] = email.dedup_id
+    message[DEDUP_HEADER] = dedup_header_value(email.dedup_id)
     message.set_content(email.body)
     return message
+
+
+def dedup_header_value(dedup_id: str) -> str:
+    """The image version as a header value for any key: control characters (a key may hold
+    CR, LF or NUL) and '%' percent-encoded, so the header stays one line."""
+    return _HEADER_UNSAFE.sub(lambda found: quote(found.group(), safe=""), dedup_id)
+
+
+def dedup_id_from_header(value: str) -> str:
+    return unquote(value)

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from facepipe.local.faults import NO_FAULTS, FaultPlan
 from facepipe.local.home import DataHome
-from facepipe.local.mail import Addresses, email_message, message_id
+from facepipe.local.mail import Addresses, Delivery, email_message, message_id
 from facepipe.local.smtp import SmtpNotifier, SmtpSettings
+from facepipe.local.undelivered import CannotResend, NotifierFor
 from lambdas.common.model import Email
 from lambdas.common.ports import Notifier
 
@@ -37,6 +38,14 @@ class MaildirOutbox:
         self.addresses = addresses
         self._faults = faults
         mailbox.Maildir(folder, create=True)  # tmp/, new/, cur/
+
+    @property
+    def delivery(self) -> Delivery:
+        return Delivery(self.addresses.sender, self.addresses.recipients, "maildir")
+
+    @property
+    def where(self) -> str:
+        return f"outbox: {self.folder}"
 
     def send(self, email: Email) -> str:
         self._faults.check("smtp")
@@ -118,3 +127,43 @@ def notifier_from_env(
     if settings is not None:
         return SmtpNotifier(settings, addresses, home.smtp_sent, faults=faults)
     return MaildirOutbox(home.outbox, addresses, faults=faults)
+
+
+def notifiers_for_kept_mail(
+    home: DataHome, environ: Mapping[str, str] | None = None
+) -> NotifierFor:
+    """For ``facepipe outbox --retry``: the notifier that sends a kept email the way it was
+    meant to go, to its own recipients; CannotResend when the settings now do not allow it
+    (SMTP needs ``FACEPIPE_SMTP_URL`` naming the same server, for its password). One
+    notifier per server, so a server that is down is tried once, not once per email."""
+    cache: dict[Delivery, Notifier] = {}
+
+    def notifier_for(delivery: Delivery | None) -> Notifier:
+        if delivery is None:
+            raise CannotResend(
+                "kept by an older facepipe that did not note its recipient and transport"
+            )
+        if delivery not in cache:
+            cache[delivery] = _notifier_for(home, delivery, environ)
+        return cache[delivery]
+
+    return notifier_for
+
+
+def _notifier_for(
+    home: DataHome, delivery: Delivery, environ: Mapping[str, str] | None
+) -> Notifier:
+    if delivery.transport != "smtp":
+        return MaildirOutbox(home.outbox, delivery.addresses)
+    settings = SmtpSettings.from_env(environ)
+    meant = f"it was meant for {delivery.describe()}"
+    if settings is None:
+        raise CannotResend(f"{meant}; set FACEPIPE_SMTP_URL to that server to send it")
+    now = f"{settings.host}:{settings.port}"
+    if now != delivery.server or (settings.username or None) != delivery.username:
+        raise CannotResend(
+            f"{meant}, but FACEPIPE_SMTP_URL names {now}"
+            + (f" (user {settings.username})" if settings.username else "")
+            + "; set it to that server to send it"
+        )
+    return SmtpNotifier(settings, delivery.addresses, home.smtp_sent)

@@ -173,6 +173,26 @@ class SqliteRecordStore:
             )
 
     # --- queries for the CLI and the console ------------------------------------------------
+    def status_of(self, key: str, version_id: str) -> str | None:
+        """The record's status (DETECTED, FAILED), or None; never a fault (not a step's call)."""
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT status FROM face_records WHERE image_key = ? AND version_id = ?",
+                (key, version_id),
+            )
+            .fetchone()
+        )
+        return str(row["status"]) if row else None
+
+    def count_records(self, *, faces_only: bool = False) -> int:
+        """How many records ``list_records`` would give without a limit."""
+        where, params = (
+            (" WHERE face_count > 0 AND status = ?", [DETECTED]) if faces_only else ("", [])
+        )
+        row = self._db.connection().execute(f"SELECT count(*) FROM face_records{where}", params)
+        return int(row.fetchone()[0])
+
     def latest_version_id(self, key: str) -> str | None:
         """The version id of the newest recorded upload of ``key``, by S3 sequencer."""
         row = (

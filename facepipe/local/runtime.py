@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from facepipe.engine import Clock, ExecutionResult, StateMachine
+from facepipe.engine import Clock, ExecutionResult, StateMachine, SystemClock
 from facepipe.local.detection import LocalDetector
 from facepipe.local.events import (
     LOCAL_ACCOUNT,
@@ -32,7 +32,7 @@ from facepipe.local.events import (
     load_upload_rule,
 )
 from facepipe.local.executions import (
-    RUNNING,
+    ABORTED,
     ExecutionStore,
     PendingEvent,
     StoredExecution,
@@ -40,6 +40,7 @@ from facepipe.local.executions import (
 )
 from facepipe.local.faults import FaultPlan, faults_from_env, with_detector_faults
 from facepipe.local.home import DataHome
+from facepipe.local.intake import Intake, RowListener, Source
 from facepipe.local.notifier import notifier_from_env
 from facepipe.local.objectstore import (
     InvalidObjectName,
@@ -52,7 +53,6 @@ from facepipe.local.recordstore import SqliteRecordStore
 from facepipe.local.undelivered import KeepingUnsent, UndeliveredMail
 from facepipe.resources import state_machine_path
 from lambdas.common.errors import StepError
-from lambdas.common.ordering import FAILED
 from lambdas.common.ports import Notifier
 from lambdas.detect.handler import DetectConfig
 from lambdas.detect.handler import create_handler as create_detect_step
@@ -92,6 +92,35 @@ def local_execution_reference(execution_arn: str) -> str:
 
 def default_workers() -> int:
     return os.cpu_count() or 1
+
+
+class RunnerStopped(Exception):
+    """Raised inside an execution waiting to retry when its runner is asked to stop."""
+
+
+class StoppableClock:
+    """The engine's clock, whose waits (retry backoff, Wait states) end when ``stop`` is set:
+    an execution that would sit out a retry is handed to the next runner instead."""
+
+    def __init__(self, clock: Clock | None, stop: threading.Event) -> None:
+        self._clock: Clock = clock or SystemClock()
+        self._stop = stop
+
+    @property
+    def is_real(self) -> bool:
+        return self._clock.is_real
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    def sleep(self, seconds: float) -> None:
+        if self._stop.is_set():
+            raise RunnerStopped
+        if self._clock.is_real:
+            if self._stop.wait(seconds):
+                raise RunnerStopped
+        else:
+            self._clock.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -205,7 +234,9 @@ class LocalPipeline:
         notifier: Notifier | None = None,
         faults: FaultPlan | None = None,
         environ: Mapping[str, str] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
+        """``stop``, once set, ends executions waiting to retry (see ``stop``)."""
         self.home = home.create()
         self.options = options or PipelineOptions()
         if self.options.workers < 1:
@@ -229,11 +260,13 @@ class LocalPipeline:
             self.definition, function_arn_substitutions(), name=STATE_MACHINE_NAME
         )
         self.resolver = self._step_handlers()
-        self.bus.add_rule(
-            UPLOAD_RULE_NAME, load_upload_rule(self.options.bucket), self._start_from_event
-        )
+        self._upload_rule = load_upload_rule(self.options.bucket)
+        self.bus.add_rule(UPLOAD_RULE_NAME, self._upload_rule, self._start_from_event)
         self._pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="facepipe-exec")
         self._this_upload = threading.local()
+        self._stopping = stop or threading.Event()
+        self._clock = StoppableClock(self.options.clock, self._stopping)
+        self._intake = Intake(self)
 
     def _step_handlers(self) -> dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]]:
         options = self.options
@@ -259,26 +292,28 @@ class LocalPipeline:
         noted = [(str(path.resolve()), key) for path, key in files]
         return self.executions.plan_uploads(self.options.bucket, noted)
 
-    def already_run(self, path: Path, key: str) -> str | None:
-        """Why uploading ``path`` as ``key`` would only run it twice, or None to go ahead.
+    def take_in(
+        self,
+        rows: list[Source],
+        *,
+        force: bool = False,
+        queue_limit: int | None = None,
+        on_row: RowListener | None = None,
+    ) -> list[Source]:
+        """The one intake (``facepipe.local.intake``): claim the rows' files, then upload each
+        claimed one; its execution, when the rule starts one, is on ``row.execution``.
 
-        That is when the bucket's current object under ``key`` is this file, byte for byte
-        (its ETag is the MD5, as S3's is for a single-part upload), and that version is
-        recorded as DETECTED, is running or is waiting for a runner. A FAILED one is run
-        again: its failure may have been a fault that has passed.
+        ``force`` runs again what is recorded already; ``queue_limit`` keeps at most that
+        many of the batch's executions waiting or running before the next upload. Once this
+        runner is stopping, nothing more is uploaded.
         """
-        current = self.objects.current_if_same(self.options.bucket, key, path)
-        if current is None:
-            return None
-        version = str(current.version_id)
-        record = self.records.get(key, version)
-        if record is not None and record.status != FAILED:
-            return f"already run: this file is version {version}, {record.status}"
-        if any(e.status == RUNNING for e in self.executions.for_image(key, version)):
-            return f"already running: this file is version {version}"
-        if self.executions.pending_for_version(self.options.bucket, version):
-            return f"already queued: this file is version {version}; `facepipe resume` runs it"
-        return None
+        return self._intake.take_in(
+            rows, force=force, stop=self._stopping, queue_limit=queue_limit, on_row=on_row
+        )
+
+    def rule_takes(self, key: str) -> bool:
+        """Whether the upload rule would start an execution for an upload of ``key``."""
+        return self._upload_rule.matches(_object_created_shape(self.options.bucket, key))
 
     def upload(self, source: Path | bytes, key: str, *, planned: int | None = None) -> Upload:
         """Put a file (or bytes) into the bucket under ``key``; the rule decides what runs."""
@@ -354,18 +389,38 @@ class LocalPipeline:
         return uploaded, not_uploaded
 
     def _abort_abandoned(self, execution: StoredExecution) -> bool:
-        arn = execution.execution_arn
-        # Its claim may be on an email it never sent: release it so the re-run sends it.
-        _retrying_transient(
-            lambda: self.records.release_notification(
-                execution.image_key, execution.version_id, claimant=arn
-            )
-        )
-        return self.executions.abort(
-            arn,
-            error="Runner.Stopped",
-            cause=f"The runner (process {execution.owner_pid}) stopped before this execution "
+        return self._abort(
+            execution.execution_arn,
+            execution.image_key,
+            execution.version_id,
+            f"The runner (process {execution.owner_pid}) stopped before this execution "
             "ended; its upload was run again as a new execution.",
+        )
+
+    def _abort(self, arn: str, key: str, version: str, cause: str) -> bool:
+        """End a RUNNING execution as ABORTED (False if it was not RUNNING), after releasing
+        its email claim, which may be on an email it never sent, so the re-run sends it."""
+        _retrying_transient(lambda: self.records.release_notification(key, version, claimant=arn))
+        return self.executions.abort(arn, error="Runner.Stopped", cause=cause)
+
+    def _hand_over(self, arn: str, bucket: str, key: str, version: str) -> ExecutionOutcome:
+        """An execution stopped in a retry wait: ABORTED, its event left to the next runner
+        (``cancel_pending`` hands it back), which runs the upload again."""
+        cause = (
+            "Stopped (Ctrl-C) while waiting to retry a step; its upload is left to "
+            "`facepipe resume` (or the next run or watch), which runs it again."
+        )
+        self._abort(arn, key, version, cause)
+        return ExecutionOutcome(
+            execution_arn=arn,
+            bucket=bucket,
+            key=key,
+            version_id=version,
+            status=ABORTED,
+            start_date=None,
+            stop_date=datetime.now(UTC),
+            error="Runner.Stopped",
+            cause=cause,
         )
 
     # --- executing -------------------------------------------------------------------------
@@ -402,8 +457,11 @@ class LocalPipeline:
                 resolver=self.resolver,
                 execution_name=name,
                 on_event=history,
-                clock=self.options.clock,
+                clock=self._clock,
             )
+        except RunnerStopped:
+            history.flush()
+            return self._hand_over(arn, bucket, key, version)
         except Exception as failure:
             history.flush()
             # Not an ASL failure (those end in the result): still never leave it RUNNING.
@@ -420,13 +478,19 @@ class LocalPipeline:
         self.executions.finish(result, pending_event_id=pending_event_id)
         return _outcome(result, bucket, key, version)
 
+    def stop(self) -> None:
+        """Upload nothing more, and end at once the executions waiting to retry a step
+        (ABORTED, for the next runner to run again); the others finish their step."""
+        self._stopping.set()
+
     def cancel_pending(self) -> None:
-        """Start no more executions: let the running ones finish, queue no more.
+        """Stop (``stop``), start no more executions, and wait for the running ones.
 
         The queued ones' images are in the bucket already, so their events are left for the
         next runner (``resume``, or the next run or watch), as S3 would still deliver them;
         this run's files not yet uploaded are forgotten.
         """
+        self.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.executions.stop_unstarted()
 
@@ -485,6 +549,10 @@ def _outcome(result: ExecutionResult, bucket: str, key: str, version: str) -> Ex
     )
 
 
+UNNAMED_SERVICE = "service_undefined"  # what Powertools logs without POWERTOOLS_SERVICE_NAME
+LOCAL_SERVICE_NAME = "facepipe-local"
+
+
 class _CurrentStderr:
     """Writes to whatever ``sys.stderr`` is at the time (it may be replaced, e.g. by pytest)."""
 
@@ -500,6 +568,8 @@ def route_step_logs(level: int | str = logging.WARNING) -> None:
     from lambdas.common.observability import logger
 
     logger.setLevel(level)
+    if logger.service == UNNAMED_SERVICE:  # no POWERTOOLS_SERVICE_NAME, as in a Lambda
+        logger.append_keys(service=LOCAL_SERVICE_NAME)
     handler = logger.registered_handler
     if isinstance(handler, logging.StreamHandler) and not isinstance(
         handler.stream, _CurrentStderr
@@ -507,6 +577,38 @@ def route_step_logs(level: int | str = logging.WARNING) -> None:
         # Not setStream(): it flushes the old stream, which may be closed by now.
         with handler.lock or threading.Lock():
             handler.stream = _CurrentStderr()
+
+
+def skip_reason(key: str) -> str:
+    return f"the upload rule does not take {key!r}; it takes keys like " + ", ".join(
+        accepted_key_patterns()
+    )
+
+
+def prefix_refusal(bucket: str, prefix: str) -> str | None:
+    """Why no file could run under ``prefix`` (the rule takes no image key there), or None."""
+    from facepipe.local.intake import folder_prefix
+
+    rule = load_upload_rule(bucket)
+    folder = folder_prefix(prefix)
+    for example in ("photo.jpg", "photo.jpeg", "photo.png"):
+        event = _object_created_shape(bucket, folder + example)
+        if rule.matches(event):
+            return None
+    return (
+        f"--prefix {prefix!r}: the upload rule takes no image under it (it takes keys like "
+        + ", ".join(accepted_key_patterns())
+        + "), so every file would be skipped"
+    )
+
+
+def _object_created_shape(bucket: str, key: str) -> dict[str, Any]:
+    """What the upload rule looks at in an "Object Created" event of ``key``."""
+    return {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": bucket}, "object": {"key": key}},
+    }
 
 
 def accepted_key_patterns() -> list[str]:

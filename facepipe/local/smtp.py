@@ -15,7 +15,8 @@ import os
 import smtplib
 import ssl
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,8 +24,8 @@ from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from facepipe.local.faults import NO_FAULTS, FaultPlan
-from facepipe.local.mail import Addresses, email_message, message_id
-from lambdas.common.errors import ConfigurationError, ServiceUnavailableError
+from facepipe.local.mail import TO_ENV_VAR, Addresses, Delivery, email_message, message_id
+from lambdas.common.errors import ConfigurationError, ServiceUnavailableError, StepError
 from lambdas.common.model import Email
 
 URL_ENV_VAR = "FACEPIPE_SMTP_URL"
@@ -146,12 +147,28 @@ def _number(text: str, where: str) -> float:
     return value
 
 
+class MailServerUnreachable(StepError):
+    """The SMTP server could not be reached (refused, no route, timed out): not retried by
+    the state machine; the email is kept (``facepipe outbox --retry``)."""
+
+
+UNREACHABLE_PAUSE_SECONDS = 60.0
+"""After the server could not be reached, how long sends fail at once without connecting:
+a batch sent to a server that is down costs one connection attempt, not one per image."""
+
+
 class SmtpNotifier:
     """The Notifier port over SMTP; one message per ``Email.dedup_id``.
 
     A marker file per sent email (written after the server accepted it) makes a second
     ``send`` of the same email a no-op; concurrent sends are kept apart upstream by the
     record store's notification claim.
+
+    Only a temporary refusal (a 4xx reply, a connection dropped mid-way) is retryable
+    (ServiceUnavailableError). A permanent one (a 5xx reply, a refused login, a server
+    without STARTTLS, a TLS handshake or certificate that fails) is a ConfigurationError;
+    a server that cannot be reached is MailServerUnreachable, and for
+    ``UNREACHABLE_PAUSE_SECONDS`` later sends fail the same way without connecting.
     """
 
     def __init__(
@@ -161,11 +178,32 @@ class SmtpNotifier:
         sent_markers: Path,
         *,
         faults: FaultPlan = NO_FAULTS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.addresses = addresses
         self._sent_markers = sent_markers
         self._faults = faults
+        self._clock = clock
+        self._unreachable: tuple[float, str] | None = None  # (since, why)
+        self._lock = threading.Lock()
+        self._connecting = threading.Lock()
+
+    @property
+    def delivery(self) -> Delivery:
+        s = self.settings
+        return Delivery(
+            sender=self.addresses.sender,
+            recipients=self.addresses.recipients,
+            transport="smtp",
+            server=f"{s.host}:{s.port}",
+            security=s.security,
+            username=s.username,
+        )
+
+    @property
+    def where(self) -> str:
+        return f"SMTP server {self.settings.host}:{self.settings.port}"
 
     def send(self, email: Email) -> str:
         marker = self._sent_markers / hashlib.sha256(email.dedup_id.encode("utf-8")).hexdigest()
@@ -177,6 +215,25 @@ class SmtpNotifier:
         self._remember_sent(marker, str(message["Message-ID"]))
         return str(message["Message-ID"])
 
+    def _refuse_while_unreachable(self) -> None:
+        with self._lock:
+            if self._unreachable is None:
+                return
+            since, why = self._unreachable
+            waited = self._clock() - since
+            if waited >= UNREACHABLE_PAUSE_SECONDS:
+                self._unreachable = None  # try once more
+                return
+        raise MailServerUnreachable(
+            f"{self.where} could not be reached {waited:.0f} s ago ({why}); not tried "
+            f"again for {UNREACHABLE_PAUSE_SECONDS - waited:.0f} s"
+        )
+
+    def _now_unreachable(self, why: str) -> MailServerUnreachable:
+        with self._lock:
+            self._unreachable = (self._clock(), why)
+        return MailServerUnreachable(f"could not connect to {self.where}: {why}")
+
     def _remember_sent(self, marker: Path, sent_id: str) -> None:
         """Write the marker atomically: a half-written one must not pass for a sent email."""
         self._sent_markers.mkdir(parents=True, exist_ok=True)
@@ -186,20 +243,37 @@ class SmtpNotifier:
 
     def _deliver(self, message: EmailMessage) -> None:
         s = self.settings
-        where = f"SMTP server {s.host}:{s.port}"
+        # One connection attempt at a time: when the server is down, the workers waiting
+        # here learn it from the first attempt instead of each making their own.
+        with self._connecting:
+            self._refuse_while_unreachable()
+            try:
+                client = self._connect()
+            except smtplib.SMTPServerDisconnected as exc:
+                # Closed or silent before it said hello: as good as down.
+                raise self._now_unreachable(f"no greeting: {exc}") from None
+            except (smtplib.SMTPException, ssl.SSLError) as exc:
+                raise _refusal(exc, self.where) from None
+            except OSError as exc:  # refused, no route, no such host, timed out
+                raise self._now_unreachable(
+                    exc.strerror or str(exc) or type(exc).__name__
+                ) from None
         try:
-            with self._connect() as client:
+            with client:
                 if s.username:
                     client.login(s.username, s.password or "")
                 client.send_message(message)
         except smtplib.SMTPAuthenticationError as exc:
             raise ConfigurationError(
-                f"{where} refused the login of {s.username!r}: {exc.smtp_code} {exc.smtp_error!r}"
+                f"{self.where} refused the login of {s.username!r}: "
+                f"{exc.smtp_code} {_text(exc.smtp_error)}"
             ) from None
-        except (smtplib.SMTPException, OSError) as exc:
+        except (smtplib.SMTPException, ssl.SSLError) as exc:
+            raise _refusal(exc, self.where) from None
+        except OSError as exc:  # the connection broke mid-way: worth another try
             raise ServiceUnavailableError(
-                f"could not send the email through {where}: {exc}"
-            ) from exc
+                f"the connection to {self.where} broke: {exc.strerror or exc}"
+            ) from None
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
@@ -214,3 +288,35 @@ class SmtpNotifier:
                 client.close()
                 raise
         return client
+
+
+def _refusal(error: Exception, where: str) -> StepError:
+    """A server's refusal: retryable when it says to try later (4xx), else permanent."""
+    if isinstance(error, ssl.SSLError):
+        return ConfigurationError(
+            f"TLS with {where} failed: {error.reason or error} (check smtps:// or "
+            "?starttls=1 and FACEPIPE_SMTP_CA_FILE)"
+        )
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        return ConfigurationError(f"{where} does not support it: {error}")
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        refused = ", ".join(
+            f"{rcpt} ({code} {_text(text)})" for rcpt, (code, text) in error.recipients.items()
+        )
+        if codes and all(400 <= code < 500 for code in codes):
+            return ServiceUnavailableError(f"{where} refused for now: {refused}")
+        return ConfigurationError(f"{where} refused the recipient(s) {refused} ({TO_ENV_VAR})")
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return ServiceUnavailableError(f"{where} closed the connection: {error}")
+    code = getattr(error, "smtp_code", None)
+    text = _text(getattr(error, "smtp_error", str(error)))
+    if isinstance(code, int) and 400 <= code < 500:
+        return ServiceUnavailableError(f"{where} said to try later: {code} {text}")
+    if isinstance(code, int) and code >= 500:
+        return ConfigurationError(f"{where} refused the email: {code} {text}")
+    return ServiceUnavailableError(f"could not send the email through {where}: {error}")
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)

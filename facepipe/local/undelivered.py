@@ -4,6 +4,10 @@ When the mail server refuses an email, the notifier keeps it here (one JSON file
 version, named by ``Email.dedup_id``) before the failure goes back to the state machine. A
 later successful send of the same email removes it; if the retries run out it stays, and
 ``facepipe outbox`` lists it and ``facepipe outbox --retry`` sends it. Nothing is dropped.
+
+A kept email remembers how it was to go out (``Delivery``: its sender, recipients and
+transport), and is sent again that way or not at all: a retry from a shell with other mail
+settings must not deliver it to someone else, or into the local outbox instead of SMTP.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ import hashlib
 import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from facepipe.local.mail import Delivery
 from lambdas.common.model import Email
 from lambdas.common.ports import Notifier
 
@@ -27,6 +33,7 @@ class UnsentEmail:
     attempts: int
     first_failed_at: str
     last_failed_at: str
+    delivery: Delivery | None = None  # None: kept by a facepipe that did not record it
 
 
 class UndeliveredMail:
@@ -35,8 +42,10 @@ class UndeliveredMail:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def keep(self, email: Email, reason: str) -> None:
+    def keep(self, email: Email, reason: str, delivery: Delivery | None = None) -> None:
         previous = self._read(self._path(email))
+        if delivery is None and previous is not None:
+            delivery = previous.delivery
         now = datetime.now(UTC).isoformat(timespec="seconds")
         record = {
             "subject": email.subject,
@@ -46,6 +55,7 @@ class UndeliveredMail:
             "attempts": (previous.attempts if previous else 0) + 1,
             "firstFailedAt": previous.first_failed_at if previous else now,
             "lastFailedAt": now,
+            "delivery": delivery.to_dict() if delivery is not None else None,
         }
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self._path(email)
@@ -73,8 +83,14 @@ class UndeliveredMail:
         except FileNotFoundError:  # sent and forgotten meanwhile
             return None
         email = Email(subject=data["subject"], body=data["body"], dedup_id=data["dedupId"])
+        delivery = data.get("delivery")
         return UnsentEmail(
-            email, data["reason"], data["attempts"], data["firstFailedAt"], data["lastFailedAt"]
+            email,
+            data["reason"],
+            data["attempts"],
+            data["firstFailedAt"],
+            data["lastFailedAt"],
+            Delivery.from_dict(delivery) if delivery else None,
         )
 
 
@@ -85,11 +101,17 @@ class KeepingUnsent:
         self.notifier = notifier
         self.undelivered = undelivered
 
+    @property
+    def where(self) -> str:
+        """Where the emails go, for people: the outbox folder or the SMTP server."""
+        return str(getattr(self.notifier, "where", type(self.notifier).__name__))
+
     def send(self, email: Email) -> str:
         try:
             sent_id = self.notifier.send(email)
         except Exception as error:
-            self.undelivered.keep(email, str(error) or type(error).__name__)
+            delivery = getattr(self.notifier, "delivery", None)
+            self.undelivered.keep(email, str(error) or type(error).__name__, delivery)
             raise
         self.undelivered.forget(email)
         return sent_id
@@ -100,16 +122,32 @@ class ResendResult:
     unsent: UnsentEmail
     message_id: str | None
     error: str | None
+    refused: bool = False  # not tried: it cannot be sent the way it was meant to go
 
 
-def resend_undelivered(notifier: Notifier, undelivered: UndeliveredMail) -> list[ResendResult]:
-    """Try each kept email once more; those sent leave the folder, the others stay."""
+class CannotResend(Exception):
+    """A kept email cannot be sent the way it was meant to go (the message says what to set)."""
+
+
+NotifierFor = Callable[[Delivery | None], Notifier]  # raises CannotResend
+
+
+def resend_undelivered(
+    undelivered: UndeliveredMail, notifier_for: NotifierFor
+) -> list[ResendResult]:
+    """Try each kept email once more, the way it was meant to go; those sent leave the folder,
+    the others stay (a refused one unchanged: it was not tried)."""
     results = []
     for unsent in undelivered.unsent():
         try:
+            notifier = notifier_for(unsent.delivery)
+        except CannotResend as refused:
+            results.append(ResendResult(unsent, None, str(refused), refused=True))
+            continue
+        try:
             sent_id = notifier.send(unsent.email)
         except Exception as error:
-            undelivered.keep(unsent.email, str(error) or type(error).__name__)
+            undelivered.keep(unsent.email, str(error) or type(error).__name__, unsent.delivery)
             results.append(ResendResult(unsent, None, str(error)))
             continue
         undelivered.forget(unsent.email)

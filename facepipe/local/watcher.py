@@ -1,4 +1,4 @@
-"""Noticing image files that appear in a folder, once they are completely written.
+"""Noticing image files that appear in a folder or its subfolders, once completely written.
 
 Polling with ``stat`` works on every file system (network shares, bind mounts) where change
 notifications do not. A file is ready once its size and modification time have stayed the
@@ -8,6 +8,7 @@ file that changes after it was handed over is handed over again (a new version, 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,13 @@ DEFAULT_SETTLE_SECONDS = 2.0
 
 
 class FolderWatcher:
-    """Reports each new or changed file of one folder (not its subfolders) once it is stable."""
+    """Reports each new or changed file under one folder once it is stable.
+
+    Subfolders are looked into (not links to folders, which could loop); hidden names are
+    left alone, files and folders, as that is where downloaders and rsync write before
+    renaming into place. Anything else is reported, even a FIFO or a link to nothing: the
+    intake says why it is not taken.
+    """
 
     def __init__(
         self,
@@ -61,14 +68,29 @@ class FolderWatcher:
 
     def _signatures(self) -> dict[Path, FileSignature]:
         found: dict[Path, FileSignature] = {}
-        for entry in self.folder.iterdir():
-            # Hidden names are where downloaders and rsync write before renaming into place.
-            if entry.name.startswith("."):
-                continue
+        folders = [self.folder]
+        while folders:
             try:
-                stat = entry.stat()
-            except FileNotFoundError:  # removed between listing and stat
+                entries = list(os.scandir(folders.pop()))
+            except OSError:  # removed meanwhile, or not readable: nothing to report in it
                 continue
-            if entry.is_file():
-                found[entry] = (stat.st_size, stat.st_mtime_ns)
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(Path(entry.path))
+                    continue
+                try:
+                    stat = entry.stat() if not entry.is_symlink() else _link_stat(entry.path)
+                except FileNotFoundError:  # removed between listing and stat
+                    continue
+                found[Path(entry.path)] = (stat.st_size, stat.st_mtime_ns)
         return found
+
+
+def _link_stat(path: str) -> os.stat_result:
+    """What a link points to, or the link itself when it points to nothing."""
+    try:
+        return os.stat(path)
+    except OSError:
+        return os.lstat(path)

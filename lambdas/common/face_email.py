@@ -65,11 +65,14 @@ def express_execution_reference(log_group: str) -> Callable[[str], str]:
 
 
 def ascii_subject(text: str) -> str:
-    """``text`` as SNS accepts a subject: accents dropped, other letters as '?', one line."""
+    """``text`` as SNS accepts a subject: accents dropped, other letters as '?', control
+    characters as spaces, one line."""
     decomposed = unicodedata.normalize("NFKD", text)
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     ascii_text = plain.encode("ascii", "replace").decode("ascii")
-    one_line = " ".join(ascii_text.split())
+    # SNS refuses a subject with line breaks or control characters (a key may hold any).
+    printable = "".join(" " if unicodedata.category(c) == "Cc" else c for c in ascii_text)
+    one_line = " ".join(printable.split())
     if len(one_line) > SUBJECT_LIMIT:
         one_line = one_line[: SUBJECT_LIMIT - 3] + "..."
     return one_line

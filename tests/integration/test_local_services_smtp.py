@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import re
 import socket
 import ssl
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -25,7 +28,12 @@ from cryptography.x509.oid import NameOID
 
 from facepipe.local.faults import FaultPlan
 from facepipe.local.mail import DEDUP_HEADER, Addresses
-from facepipe.local.smtp import SmtpNotifier, SmtpSettings
+from facepipe.local.smtp import (
+    UNREACHABLE_PAUSE_SECONDS,
+    MailServerUnreachable,
+    SmtpNotifier,
+    SmtpSettings,
+)
 from lambdas.common.errors import ConfigurationError, ServiceUnavailableError
 from lambdas.common.model import Email
 
@@ -223,7 +231,8 @@ def test_starttls_refuses_a_certificate_it_cannot_verify(
     server["start"](tls_context=certificate.server_context(), require_starttls=True)
     notifier = _notifier(tmp_path, host="127.0.0.1", port=port, security="starttls")
 
-    with pytest.raises(ServiceUnavailableError, match="CERTIFICATE_VERIFY_FAILED"):
+    # Permanent: no retry would make the certificate trusted.
+    with pytest.raises(ConfigurationError, match="CERTIFICATE_VERIFY_FAILED"):
         notifier.send(EMAIL)
     assert inbox.messages == []
 
@@ -240,21 +249,118 @@ def test_smtps_from_the_first_byte(smtp_server, tmp_path: Path, certificate: Cer
     assert len(inbox.messages) == 1
 
 
-def test_a_server_that_is_down_raises_the_retryable_error_and_a_retry_then_sends(
-    smtp_server, tmp_path: Path
-):
+def test_a_server_that_is_down_is_not_tried_again_for_a_while_then_is(smtp_server, tmp_path: Path):
     inbox, port, server = smtp_server
-    notifier = _notifier(tmp_path, host="127.0.0.1", port=port, timeout=5)
+    now = [0.0]
+    notifier = SmtpNotifier(
+        SmtpSettings(host="127.0.0.1", port=port, timeout=5),
+        ADDRESSES,
+        tmp_path / "smtp-sent",
+        clock=lambda: now[0],
+    )
 
-    with pytest.raises(ServiceUnavailableError, match=f"through SMTP server 127.0.0.1:{port}"):
+    with pytest.raises(MailServerUnreachable, match=f"connect to SMTP server 127.0.0.1:{port}"):
         notifier.send(EMAIL)
+    server["start"]()  # back, but within the pause nothing connects
+    with pytest.raises(MailServerUnreachable, match="not tried again for 60 s"):
+        notifier.send(EMAIL)
+    assert inbox.messages == []
 
-    server["start"]()
+    now[0] = UNREACHABLE_PAUSE_SECONDS
     notifier.send(EMAIL)
     assert len(inbox.messages) == 1
 
 
-def test_an_injected_outage_fails_like_a_real_one(smtp_server, tmp_path: Path):
+def test_a_server_that_never_answers_costs_one_connection_for_many_sends(tmp_path: Path):
+    """Ten sends from four threads to a server that accepts and never greets: one attempt."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    notifier = _notifier(tmp_path, host="127.0.0.1", port=listener.getsockname()[1], timeout=0.5)
+    emails = [Email(subject=f"s{n}", body="b", dedup_id=f"b/k{n}#v") for n in range(10)]
+
+    def send(email: Email) -> str:
+        try:
+            notifier.send(email)
+        except MailServerUnreachable as error:
+            return str(error)
+        return "sent"
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(send, emails))
+    listener.close()
+
+    assert len(accepted) == 1
+    assert all("SMTP server 127.0.0.1" in answer for answer in answers)
+    for connection in accepted:
+        connection.close()
+
+
+class Refusing(Inbox):
+    """A server that refuses at RCPT (with ``code``), or answers DATA with ``data_code``."""
+
+    def __init__(self, rcpt_code: int | None = None, data_code: int | None = None) -> None:
+        super().__init__()
+        self.rcpt_code, self.data_code = rcpt_code, data_code
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.rcpt_code:
+            return f"{self.rcpt_code} 5.1.1 no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.data_code:
+            return f"{self.data_code} try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize(
+    ("handler", "error", "message"),
+    [
+        (Refusing(rcpt_code=550), ConfigurationError, "refused the recipient(s) ops@example.com"),
+        (Refusing(rcpt_code=450), ServiceUnavailableError, "refused for now"),
+        (Refusing(data_code=451), ServiceUnavailableError, "said to try later: 451"),
+        (Refusing(data_code=554), ConfigurationError, "refused the email: 554"),
+    ],
+)
+def test_permanent_refusals_are_configuration_errors_and_temporary_ones_retryable(
+    tmp_path: Path, handler: Refusing, error: type[Exception], message: str
+):
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        notifier = _notifier(tmp_path, host="127.0.0.1", port=controller.port)
+        with pytest.raises(error, match=re.escape(message)):
+            notifier.send(EMAIL)
+    finally:
+        controller.stop()
+
+
+@pytest.mark.parametrize(
+    ("security", "message"),
+    [("starttls", "STARTTLS extension not supported"), ("ssl", "TLS with SMTP server")],
+)
+def test_tls_asked_of_a_plain_server_is_a_permanent_error(
+    smtp_server, tmp_path: Path, security: str, message: str
+):
+    _, port, server = smtp_server
+    server["start"]()  # no TLS at all: no STARTTLS offered, no TLS handshake
+    notifier = _notifier(tmp_path, host="127.0.0.1", port=port, security=security)
+
+    with pytest.raises(ConfigurationError, match=message):
+        notifier.send(EMAIL)
+
+
+def test_an_injected_outage_is_a_temporary_refusal(smtp_server, tmp_path: Path):
     inbox, port, server = smtp_server
     server["start"]()
     now = [0.0]

@@ -23,7 +23,7 @@ from PIL import Image
 
 from facepipe.local.executions import ExecutionStore, executions_db_path
 from facepipe.local.home import DataHome
-from facepipe.local.mail import DEDUP_HEADER
+from facepipe.local.mail import DEDUP_HEADER, dedup_id_from_header
 from facepipe.local.recordstore import SqliteRecordStore
 from facepipe.samples import NO_FACES, PORTRAIT, sample_images
 
@@ -124,7 +124,9 @@ def test_kill_9_mid_batch_then_resume(tmp_path: Path) -> None:
     assert {r.status for r in stored} <= {"DETECTED", "FAILED"}
     assert statuses["RUNNING"] == 0 and statuses["ABORTED"] == left_running
     emails = [
-        str(BytesParser(policy=policy.default).parsebytes(p.read_bytes())[DEDUP_HEADER]).strip()
+        dedup_id_from_header(
+            str(BytesParser(policy=policy.default).parsebytes(p.read_bytes())[DEDUP_HEADER]).strip()
+        )
         for p in (home / "outbox" / "new").iterdir()
     ]
     with_faces = {f"facepipe-uploads/{r.key}#{r.version_id}" for r in stored if r.face_count}

@@ -28,7 +28,7 @@ from moto import mock_aws
 from facepipe.engine import FakeClock, StateMachine
 from facepipe.local.events import object_created_event
 from facepipe.local.home import DataHome
-from facepipe.local.mail import DEDUP_HEADER
+from facepipe.local.mail import DEDUP_HEADER, dedup_id_from_header
 from facepipe.local.objectstore import LocalObjectStore, StoredObject
 from facepipe.local.runtime import LocalPipeline, PipelineOptions
 from facepipe.resources import state_machine_path
@@ -101,7 +101,11 @@ def test_offline_duplicates_and_reversed_pairs(tmp_path: Path, samples: dict[str
     with_faces = {f"facepipe-uploads/{r.key}#{r.version_id}" for r in records if r.face_count}
     assert len(with_faces) >= KEYS  # the batch does have face images in both versions
     emails = [
-        str(BytesParser(policy=policy.default).parsebytes(path.read_bytes())[DEDUP_HEADER]).strip()
+        dedup_id_from_header(
+            str(
+                BytesParser(policy=policy.default).parsebytes(path.read_bytes())[DEDUP_HEADER]
+            ).strip()
+        )
         for path in (home.outbox / "new").iterdir()
     ]
     assert sorted(emails) == sorted(with_faces)  # one each, none for a no-face version

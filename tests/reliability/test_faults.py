@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from histories import task_attempts
 
 from facepipe import cli
 from facepipe.engine import FakeClock
@@ -48,18 +49,6 @@ def fault_plan(clock: FakeClock, **settings: Any) -> FaultPlan:
 def pipeline(home: DataHome, clock: FakeClock, plan: FaultPlan) -> LocalPipeline:
     options = PipelineOptions(detector="yunet", workers=1, clock=clock)
     return LocalPipeline(home, options, faults=plan, environ=MAIL_ENV)
-
-
-def task_attempts(history: list[dict[str, Any]], state: str) -> int:
-    """How many times ``state``'s Lambda was called (first try plus retries)."""
-    entered = None
-    attempts = 0
-    for event in history:
-        details = event.get("stateEnteredEventDetails")
-        if details:
-            entered = details["name"]
-        attempts += event["type"] == "TaskScheduled" and entered == state
-    return attempts
 
 
 def test_five_percent_detector_and_store_faults_are_retried_away(

@@ -61,7 +61,8 @@ async function uploadOne(file) {
   });
   let body = {};
   try { body = await response.json(); } catch (_) { /* a proxy's HTML error page */ }
-  if (response.ok) say(`${file.name}: uploaded as ${body.key}`, true);
+  if (response.ok && body.skipped) say(`${file.name}: not run again (${body.key}) — ${body.skipped}`, true);
+  else if (response.ok) say(`${file.name}: uploaded as ${body.key}`, true);
   else say(`${file.name}: refused (${response.status}) — ${body.error || response.statusText}`, false);
 }
 

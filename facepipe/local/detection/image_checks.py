@@ -13,6 +13,7 @@ always null today, so there is nothing else to report.
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -113,7 +114,11 @@ def open_checked(data: bytes) -> Image.Image:
     check_byte_size(len(data))
     expected = sniff_format(data)
     try:
-        image = Image.open(io.BytesIO(data), formats=_PIL_FORMATS[expected])
+        with warnings.catch_warnings():
+            # Pillow warns past 89 Mpx; an image within 10,000 px a side is one Rekognition
+            # takes, and one over it is refused just below, so the warning only adds noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=_PIL_FORMATS[expected])
     except Image.DecompressionBombError as error:
         raise InvalidParameterException(
             f"the image is {_header_size(data, expected)}, too many pixels to decode safely; "

@@ -41,11 +41,15 @@ class DeployedStack:
         return next(e for e in machine.executions if e.execution_arn == arn)
 
 
-def deploy(session: boto3.Session) -> DeployedStack:
-    """Create the stack's resources and outputs in moto; PutObject starts the pipeline."""
+def deploy(
+    session: boto3.Session, *, versioned: bool = True, starts_executions: bool = True
+) -> DeployedStack:
+    """Create the stack's resources and outputs in moto; PutObject starts the pipeline
+    (unless ``starts_executions`` is false: no EventBridge at all)."""
     s3 = session.client("s3")
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    if versioned:
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     session.client("dynamodb").create_table(TableName=TABLE, **FACE_TABLE_SCHEMA)
     arn = session.client("stepfunctions").create_state_machine(
         name="FacePipeline",
@@ -56,8 +60,9 @@ def deploy(session: boto3.Session) -> DeployedStack:
         StackName=STACK, TemplateBody=_stack_template(arn)
     )
     stack = DeployedStack(session, arn)
-    session.events.register("before-parameter-build.s3.PutObject", _remember_object)
-    session.events.register("after-call.s3.PutObject", _start_pipeline(stack))
+    if starts_executions:
+        session.events.register("before-parameter-build.s3.PutObject", _remember_object)
+        session.events.register("after-call.s3.PutObject", _start_pipeline(stack))
     return stack
 
 

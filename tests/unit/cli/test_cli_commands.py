@@ -39,7 +39,14 @@ def test_run_a_folder_annotates_faces_and_reports_files_refused_by_name(
 
     assert status == 1  # the GIF's execution failed
     by_key = {result["key"]: result for result in results}
-    assert set(by_key) == {"uploads/animation.gif", "uploads/group.jpg", "uploads/no_faces.jpg"}
+    assert set(by_key) == {
+        "uploads/.partial.jpg",
+        "uploads/animation.gif",
+        "uploads/group.jpg",
+        "uploads/no_faces.jpg",
+    }
+    hidden = by_key["uploads/.partial.jpg"]
+    assert hidden["status"] == "SKIPPED" and "hidden" in hidden["reason"]
     assert (by_key["uploads/group.jpg"]["status"], by_key["uploads/group.jpg"]["faceCount"]) == (
         "SUCCEEDED",
         4,
@@ -53,16 +60,15 @@ def test_run_a_folder_annotates_faces_and_reports_files_refused_by_name(
     assert drawn.tobytes() != Image.open(samples[GROUP]).convert("RGB").tobytes()
 
 
-def test_run_human_output_names_skipped_files(facepipe: Cli, tmp_path: Path) -> None:
+def test_run_refuses_a_prefix_the_upload_rule_never_takes(facepipe: Cli, tmp_path: Path) -> None:
     photo = tmp_path / "wave.jpg"
     photo.write_bytes(b"outside the upload prefix, never read")
 
-    status, out, _ = facepipe("run", str(photo), "--prefix", "elsewhere")
+    status, out, err = facepipe("run", str(photo), "--prefix", "elsewhere")
 
-    assert status == 0
-    assert "SKIPPED" in out
-    assert "skipped" in out and "wave.jpg" in out and "upload rule" in out
-    assert "it takes keys like uploads/" in out
+    assert status == 2 and out == ""
+    assert "--prefix 'elsewhere': the upload rule takes no image under it" in err
+    assert "it takes keys like uploads/" in err
 
 
 def test_run_exits_non_zero_when_an_image_failed(
@@ -81,13 +87,14 @@ def test_run_exits_non_zero_when_an_image_failed(
     assert results[0]["error"] == "InvalidImageFormatException"
 
 
-def test_run_with_a_prefix_the_rule_does_not_take_skips(
+def test_run_with_a_prefix_the_rule_does_not_take_is_refused_up_front(
     facepipe: Cli, samples: dict[str, Path]
 ) -> None:
-    status, [result] = facepipe.json("run", str(samples[PORTRAIT]), "--prefix", "inbox")
+    status, out, err = facepipe("run", str(samples[PORTRAIT]), "--prefix", "inbox")
 
-    assert status == 0
-    assert (result["key"], result["status"]) == ("inbox/portrait.jpg", "SKIPPED")
+    assert (status, out) == (2, "")
+    assert "--prefix 'inbox': the upload rule takes no image under it" in err
+    assert not facepipe.home.exists()  # refused before anything was made
 
 
 @pytest.mark.parametrize(
@@ -96,7 +103,7 @@ def test_run_with_a_prefix_the_rule_does_not_take_skips(
         (["run", "no/such/photo.jpg"], "no such file or folder: no/such/photo.jpg"),
         (["detect", "missing.jpg"], "no such file: missing.jpg"),
         (["watch", "no/such/folder"], "no such folder: no/such/folder"),
-        (["show", "uploads/never.jpg"], "nothing recorded for key 'uploads/never.jpg'"),
+        (["show", "uploads/never.jpg"], "no data home at"),
         (["detect", "{portrait}", "--detector", "dlib"], "unknown detector 'dlib'"),
         (["run", "{portrait}", "--detector", "dlib"], "unknown detector 'dlib'"),
         (["run", "{portrait}", "--bucket", "Bad_Bucket"], "bucket name 'Bad_Bucket' is not valid"),
@@ -162,10 +169,23 @@ def test_show_prints_the_record_graph_and_event_table(
     assert "execution history" in out and "ExecutionSucceeded" in out
 
 
-def test_listings_of_an_empty_home_are_empty(facepipe: Cli) -> None:
-    assert facepipe.json("records") == (0, [])
-    assert facepipe.json("outbox") == (0, [])
+def test_listings_of_a_home_that_does_not_exist_say_so(facepipe: Cli) -> None:
+    for command in ("records", "outbox"):
+        status, out, err = facepipe(command, "--json")
+        assert (status, out) == (2, "")
+        assert f"no data home at {facepipe.home}: nothing has run there" in err
     assert not facepipe.home.exists()  # looking does not create the data home
+
+
+def test_show_of_a_key_never_run_says_how_to_find_keys(
+    facepipe: Cli, samples: dict[str, Path]
+) -> None:
+    facepipe("run", str(samples[NO_FACES]))
+
+    status, _, err = facepipe("show", "uploads/never.jpg")
+
+    assert status == 2
+    assert "nothing recorded for key 'uploads/never.jpg'; `facepipe records` lists keys" in err
 
 
 def test_home_comes_from_the_environment_without_home_flag(
@@ -188,13 +208,13 @@ def test_detect_answers_like_detect_faces(
 
     assert status == 1  # one image could not be read
     group, notes = answers
-    assert group["key"] == "group.jpg" and len(group["FaceDetails"]) == 4
+    assert group["file"] == str(samples[GROUP]) and len(group["FaceDetails"]) == 4
     face = group["FaceDetails"][0]
     assert set(face["BoundingBox"]) == {"Width", "Height", "Left", "Top"}
     assert {mark["Type"] for mark in face["Landmarks"]} >= {"eyeLeft", "eyeRight", "nose"}
     assert 0 <= face["Confidence"] <= 100
     assert notes == {
-        "key": "notes.jpg",
+        "file": str(text),
         "error": {
             "Code": "InvalidImageFormatException",
             "Message": "the image is text, not an image; only JPEG and PNG images are supported",
@@ -202,7 +222,10 @@ def test_detect_answers_like_detect_faces(
     }
 
 
-def test_detect_table_without_json(facepipe: Cli, samples: dict[str, Path]) -> None:
+def test_detect_table_without_json(
+    facepipe: Cli, samples: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "300")  # the paths, whole on one line each
     status, out, _ = facepipe("detect", str(samples[NO_FACES]), str(samples[PORTRAIT]))
 
     assert status == 0

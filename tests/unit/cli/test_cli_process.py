@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import queue
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-import pytest
+from cli_harness import FACEPIPE, Lines, clean_env
 
 from facepipe.samples import GROUP, NO_FACES, PORTRAIT
 
-FACEPIPE = Path(sys.executable).parent / "facepipe"
 HEAVY_MODULES = ("cv2", "numpy", "PIL", "rich", "facepipe.engine", "lambdas", "boto3")
-
-
-def clean_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FACEPIPE_")}
-    env["FACEPIPE_EMAIL_TO"] = "alice@example.com"
-    env["HOME"] = str(tmp_path)  # nothing may land in the real ~/.facepipe
-    return env
 
 
 def test_importing_the_cli_loads_nothing_heavy() -> None:
@@ -73,33 +62,6 @@ def test_help_is_printed_without_loading_the_pipeline(tmp_path: Path) -> None:
         assert command in done.stdout
 
 
-class Lines:
-    """Reads a process's stdout on a thread, so the test can wait for a line with a timeout."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self._queue: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        assert process.stdout is not None
-        stream = process.stdout
-        threading.Thread(target=lambda: [self._queue.put(x) for x in stream], daemon=True).start()
-
-    def wait_for(self, text: str, timeout: float = 60.0) -> str:
-        """The first line holding ``text``, already read or still to come (order is free)."""
-        for line in self.seen:
-            if text in line:
-                return line
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            self.seen.append(line)
-            if text in line:
-                return line
-        pytest.fail(f"no line with {text!r} within {timeout} s; saw: {self.seen}")
-
-
 def test_watch_runs_new_complete_files_and_stops_cleanly_on_ctrl_c(
     samples: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -128,9 +90,12 @@ def test_watch_runs_new_complete_files_and_stops_cleanly_on_ctrl_c(
         assert "4 face(s)" in lines.wait_for("uploads/group.jpg")
         # Not named as an image: the state machine refuses it, and the line says so.
         lines.wait_for("uploads/clip.gif: FAILED InvalidImageFormatException")
+        (inbox / "later" / "deeper").mkdir(parents=True)  # subfolders are watched too
+        shutil.copy(samples[PORTRAIT], inbox / "later" / "deeper" / "me.jpg")
+        assert "1 face(s)" in lines.wait_for("uploads/later/deeper/me.jpg")
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 1  # an execution failed
-        lines.wait_for("watched: 2 image(s) run (1 succeeded, 1 failed), 0 skipped")
+        lines.wait_for("watched: 3 image(s) run (2 succeeded, 1 failed), 0 skipped")
     finally:
         if process.poll() is None:
             process.kill()

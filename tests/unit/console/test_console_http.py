@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -190,3 +192,31 @@ def test_an_image_over_what_the_pipeline_takes_is_not_served(console: Console) -
     status, _, body = console.request("GET", "/api/image?arn=" + quote(outcome.execution_arn))
 
     assert status == 404 and _error(body) == "no image for this execution"
+
+
+def test_the_same_image_uploaded_again_is_not_run_again(console: Console, tmp_path: Path) -> None:
+    """The console's upload goes through the intake, as `facepipe run` does."""
+    from PIL import Image
+
+    from facepipe.samples import NO_FACES, sample_images
+
+    [photo] = [p for p in sample_images(tmp_path) if p.name == NO_FACES]
+    small = io.BytesIO()
+    Image.open(photo).resize((160, 120)).save(small, "JPEG")  # under this console's limit
+    data, headers = small.getvalue(), {"X-Filename": quote("twice\n.jpg")}
+    status, _, body = console.request("POST", "/api/uploads", data, headers)
+    assert status == 201
+    first = json.loads(body)
+    assert first["key"] == "uploads/twice_.jpg"  # a newline becomes "_", as in the CLI
+    [execution] = console.pipeline.executions.for_image(first["key"])
+    while console.pipeline.executions.get(execution.execution_arn).status == "RUNNING":  # type: ignore[union-attr]
+        time.sleep(0.05)
+
+    status, _, body = console.request("POST", "/api/uploads", data, headers)
+
+    assert status == 200
+    again = json.loads(body)
+    assert again["skipped"].startswith(f"already run: this file is version {first['versionId']}")
+    assert again["versionId"] is None
+    versions = console.pipeline.objects.list_versions(console.pipeline.options.bucket, first["key"])
+    assert len(versions) == 1

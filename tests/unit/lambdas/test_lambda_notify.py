@@ -208,6 +208,16 @@ def test_unicode_keys_make_an_ascii_subject_and_a_faithful_body(table, topic):
     assert f"1 face found in {key}\n" in message["Message"]
 
 
+def test_control_characters_in_a_key_make_spaces_in_the_subject(table, topic):
+    """SNS refuses a subject with line breaks or control characters ("Subject" of Publish
+    in the SNS API reference); an S3 key may hold any of them."""
+    key = "uploads/new\nline\r\x00bell\x07.jpg"
+    notify_step(table, topic)(persisted(table, object_created_event(key), [99.0]), None)
+    [message] = received(topic)
+    assert message["Subject"] == "1 face found in uploads/new line bell .jpg"
+    assert all(c.isprintable() for c in message["Subject"])
+
+
 def test_console_link_points_at_the_execution_region():
     url = step_functions_console_url("arn:aws:states:ap-southeast-2:1:execution:M:run-1")
     assert url == (

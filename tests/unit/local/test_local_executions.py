@@ -14,7 +14,7 @@ import pytest
 from dead_runner import dead_runner
 
 from facepipe.local.events import object_created_event
-from facepipe.local.executions import _SCHEMA, ExecutionStore
+from facepipe.local.executions import _SCHEMA, QUEUED, ExecutionStore
 from facepipe.local.objectstore import LocalObjectStore
 
 BUCKET = "facepipe-uploads"
@@ -129,7 +129,7 @@ def test_an_executions_start_links_its_pending_event_in_the_same_write(
     assert store.pending_for(arn)
 
 
-def test_a_pending_event_is_found_by_its_object_version(
+def test_a_queued_upload_is_in_flight_by_its_object_version(
     store: ExecutionStore, tmp_path: Path
 ) -> None:
     objects = LocalObjectStore(tmp_path / "buckets")
@@ -139,9 +139,28 @@ def test_a_pending_event_is_found_by_its_object_version(
         objects.close()
     store.add_pending("event-1", object_created_event(stored))
 
-    assert store.pending_for_version(BUCKET, str(stored.version_id))
-    assert not store.pending_for_version(BUCKET, "another-version")
-    assert not store.pending_for_version("other-bucket", str(stored.version_id))
+    with store.claiming(BUCKET) as claims:
+        assert claims.in_flight(stored.key, str(stored.version_id)) == QUEUED
+        assert claims.in_flight(stored.key, "another-version") is None
+    with store.claiming("other-bucket") as claims:
+        assert claims.in_flight(stored.key, str(stored.version_id)) is None
+
+
+def test_a_claim_is_held_by_its_runner_and_is_unique_per_key_and_content(
+    store: ExecutionStore, tmp_path: Path
+) -> None:
+    other = ExecutionStore(store.path)
+    try:
+        with store.claiming(BUCKET) as claims:
+            claims.claim("/p/a.jpg", "uploads/a.jpg", "etag-1")
+        with other.claiming(BUCKET) as claims:
+            holder = claims.holder("uploads/a.jpg", "etag-1")
+            assert holder is not None and holder[0] == store.runner_id
+            assert claims.holder("uploads/a.jpg", "etag-2") is None
+            with pytest.raises(sqlite3.IntegrityError):  # the same bytes, the same key
+                claims.claim("/q/a.jpg", "uploads/a.jpg", "etag-1")
+    finally:
+        other.close()
 
 
 def test_an_older_database_gains_the_newer_tables(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from facepipe.local.faults import FaultPlan
 from facepipe.local.home import DataHome
-from facepipe.local.mail import DEDUP_HEADER, Addresses
+from facepipe.local.mail import DEDUP_HEADER, Addresses, dedup_id_from_header
 from facepipe.local.notifier import MaildirOutbox, list_outbox, notifier_from_env
 from facepipe.local.smtp import SmtpNotifier, SmtpSettings
 from lambdas.common.errors import ConfigurationError, ServiceUnavailableError
@@ -50,6 +50,24 @@ def test_outbox_writes_a_real_rfc5322_message(tmp_path: Path):
     assert parsed[DEDUP_HEADER] == email().dedup_id
     assert parsed.get_content_type() == "text/plain"
     assert parsed.get_content().replace("\r\n", "\n") == email().body
+
+
+def test_any_key_makes_a_valid_message_whose_dedup_header_gives_the_key_back(tmp_path: Path):
+    odd = Email(
+        subject="1 face found in uploads/a b .jpg",
+        body="body",
+        dedup_id="faces-local/uploads/a\r\nb\x00%41 é.jpg#v1",
+    )
+    outbox = MaildirOutbox(tmp_path / "outbox", ADDRESSES)
+
+    outbox.send(odd)
+
+    (path,) = _files(tmp_path / "outbox")
+    raw = path.read_bytes()
+    headers = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert all(b"\x00" not in line and b"\n" not in line for line in headers)
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert dedup_id_from_header(str(parsed[DEDUP_HEADER])) == odd.dedup_id
 
 
 def test_the_same_email_is_delivered_once_even_after_a_client_read_it(tmp_path: Path):
