@@ -53,10 +53,23 @@ def _fan_out(
 
     if limit <= 1 or count <= 1:
         return [guarded(index) for index in range(count)]
-    from concurrent.futures import ThreadPoolExecutor  # lazily: most machines never fan out
+    outcomes: list[Any] = [None] * count
+    indexes = iter(range(count))
+    taking = threading.Lock()
 
-    with ThreadPoolExecutor(max_workers=min(limit, count), thread_name_prefix="asl") as pool:
-        return list(pool.map(guarded, range(count)))
+    def lane() -> None:
+        # Each lane takes the next unit until none is left: at most `limit` run at once.
+        while True:
+            with taking:
+                index = next(indexes, None)
+            if index is None:
+                return
+            outcomes[index] = guarded(index)
+
+    from facepipe.engine import workers  # lazily: most machines never fan out
+
+    workers.run_lanes(min(limit, count), lane)
+    return outcomes
 
 
 def _first_failure(outcomes: list[Any]) -> StatesError | None:

@@ -65,6 +65,11 @@ class Expression:
 @dataclass(frozen=True, slots=True)
 class _Object:
     fields: tuple[tuple[str, Any], ...]
+    # Its expression-valued fields as one JSONata object constructor, so that an
+    # ItemSelector or Assign of several expressions costs one evaluation; any shortfall
+    # (an undefined or function value, an error) falls back to field by field, whose
+    # failure is the one AWS reports.
+    combined: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +104,12 @@ def compile_template(value: Any) -> Template:
         fields = tuple((key, compile_template(item)) for key, item in value.items())
         if all(not _is_compiled(item) for _, item in fields):
             return value
-        return _Object(fields)
+        expressions = [(key, item) for key, item in fields if isinstance(item, Expression)]
+        combined = None
+        if len(expressions) > 1:
+            body = ", ".join(f"{json.dumps(key)}: ({item.text})" for key, item in expressions)
+            combined = compile_expression(OPEN + "{" + body + "}" + CLOSE)
+        return _Object(fields, combined)
     if isinstance(value, list):
         items = tuple(compile_template(item) for item in value)
         if all(not _is_compiled(item) for item in items):
@@ -121,17 +131,43 @@ def render(template: Template, bindings: Mapping[str, Any], field: str) -> Any:
     if isinstance(template, Expression):
         return evaluate(template, bindings, field)
     if isinstance(template, _Object):
+        values = _combined(template, bindings)
+        if values is not None:
+            return {
+                key: values[key]
+                if isinstance(item, Expression)
+                else render(item, bindings, f"{field}/{key}")
+                for key, item in template.fields
+            }
         return {key: render(item, bindings, f"{field}/{key}") for key, item in template.fields}
     if isinstance(template, _Array):
         return [render(item, bindings, f"{field}[{i}]") for i, item in enumerate(template.items)]
     return template
 
 
+def _combined(template: _Object, bindings: Mapping[str, Any]) -> dict[str, Any] | None:
+    if template.combined is None:
+        return None
+    try:
+        values = template.combined.compiled.evaluate(None, _hide_eval(bindings))
+    except Exception:  # any failure is reported by evaluating field by field
+        return None
+    expected = sum(isinstance(item, Expression) for _, item in template.fields)
+    return values if isinstance(values, dict) and len(values) == expected else None
+
+
 def evaluate(expression: Expression, bindings: Mapping[str, Any], field: str) -> Any:
     """One expression's JSON value; undefined, a function or an error is a failure."""
     library = _jlens()
+    visible = _hide_eval(bindings)
     try:
-        text = expression.compiled.evaluate_json(None, _hide_eval(bindings))
+        # evaluate() keeps the GIL (it reads the bindings as it goes): with many branches
+        # in threads that is faster than evaluate_json, which hands the GIL over and back.
+        value = expression.compiled.evaluate(None, visible)
+        if value is not None:
+            return value
+        # None is null or undefined (or a function): only the JSON form tells them apart.
+        text = expression.compiled.evaluate_json(None, visible)
     except (library.JlensError, _ExtraFunctionError) as bad:
         what = f"threw an error during evaluation. {bad.code}: {bad}"
         raise _failure(expression, field, what) from None
@@ -139,7 +175,7 @@ def evaluate(expression: Expression, bindings: Mapping[str, Any], field: str) ->
         if _is_function(expression, bindings):
             raise _failure(expression, field, "returned an unsupported result type.")
         raise _failure(expression, field, "returned nothing (undefined).")
-    return json.loads(text)
+    return None
 
 
 def _hide_eval(bindings: Mapping[str, Any]) -> dict[str, Any]:
