@@ -19,8 +19,8 @@ import argparse
 import json
 import statistics
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -224,8 +224,8 @@ def _parallel(jsonata: bool) -> dict[str, Any]:
         _branch("Size", "size", "detail.object.size", jsonata),
     ]
     top = {"QueryLanguage": "JSONata"} if jsonata else {}
-    return {**top, "StartAt": "FanOut",
-            "States": {"FanOut": {"Type": "Parallel", "Branches": branches, "End": True}}}  # fmt: skip
+    fan_out = {"Type": "Parallel", "Branches": branches, "End": True}
+    return {**top, "StartAt": "FanOut", "States": {"FanOut": fan_out}}
 
 
 MAP_JSONPATH = {
@@ -417,7 +417,8 @@ def main() -> None:
     name, ours, theirs, jsonata, jsonata_moto = pairs[0]
     print(f"engine_us_{name}={ours:.1f} moto_us_{name}={_shown(theirs)} "
           f"ratio={_ratio(theirs, ours)} jsonata_us_{name}={jsonata:.1f} "
-          f"jsonata_ratio={jsonata / ours:.2f} moto_jsonata_us_{name}={_shown(jsonata_moto)}")  # fmt: skip
+          f"jsonata_ratio={jsonata / ours:.2f} "
+          f"moto_jsonata_us_{name}={_shown(jsonata_moto)}")  # fmt: skip
 
 
 def _shown(value: float | None) -> str:
