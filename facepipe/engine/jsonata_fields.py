@@ -26,7 +26,9 @@ from typing import Any
 from facepipe.engine.errors import QueryEvaluationFailure
 
 OPEN, CLOSE = "{%", "%}"
-UNDEFINED: Any = object()
+# A bound of ours (AWS documents none): an expression that loops forever fails with JSONata's
+# D1012 instead of hanging the execution.
+EVALUATION_TIMEOUT_SECONDS = 10.0
 
 _library_lock = threading.Lock()
 _library: ModuleType | None = None
@@ -149,7 +151,9 @@ def _combined(template: _Object, bindings: Mapping[str, Any]) -> dict[str, Any] 
     if template.combined is None:
         return None
     try:
-        values = template.combined.compiled.evaluate(None, _hide_eval(bindings))
+        values = template.combined.compiled.evaluate(
+            None, _hide_eval(bindings), timeout=EVALUATION_TIMEOUT_SECONDS
+        )
     except Exception:  # any failure is reported by evaluating field by field
         return None
     expected = sum(isinstance(item, Expression) for _, item in template.fields)
@@ -163,11 +167,11 @@ def evaluate(expression: Expression, bindings: Mapping[str, Any], field: str) ->
     try:
         # evaluate() keeps the GIL (it reads the bindings as it goes): with many branches
         # in threads that is faster than evaluate_json, which hands the GIL over and back.
-        value = expression.compiled.evaluate(None, visible)
+        value = expression.compiled.evaluate(None, visible, timeout=EVALUATION_TIMEOUT_SECONDS)
         if value is not None:
             return value
         # None is null or undefined (or a function): only the JSON form tells them apart.
-        text = expression.compiled.evaluate_json(None, visible)
+        text = expression.compiled.evaluate_json(None, visible, timeout=EVALUATION_TIMEOUT_SECONDS)
     except (library.JlensError, _ExtraFunctionError) as bad:
         what = f"threw an error during evaluation. {bad.code}: {bad}"
         raise _failure(expression, field, what) from None
@@ -189,7 +193,8 @@ def _is_function(expression: Expression, bindings: Mapping[str, Any]) -> bool:
     for name, function in _STEP_FUNCTIONS_EXTRAS.items():
         probe.register_function(name, function)
     try:
-        return bool(probe.evaluate(None, _hide_eval(bindings)) == "function")
+        visible = _hide_eval(bindings)
+        return bool(probe.evaluate(None, visible, timeout=EVALUATION_TIMEOUT_SECONDS) == "function")
     except Exception:
         return False
 

@@ -446,3 +446,26 @@ def test_the_jsonata_library_loads_only_for_a_jsonata_definition():
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["False", "True"], done.stderr
+
+
+def test_an_expression_that_never_ends_fails_instead_of_hanging(monkeypatch):
+    from facepipe.engine import jsonata_fields
+
+    monkeypatch.setattr(jsonata_fields, "EVALUATION_TIMEOUT_SECONDS", 0.2)
+    forever = "{% ($f := function($n){ $f($n + 1) }; $f(0)) %}"
+    error, cause = failure_of(pass_output(forever))
+    assert error == QUERY_ERROR and "D1012" in cause
+
+
+def test_the_command_line_runs_a_jsonata_definition(tmp_path):
+    import json
+
+    definition = tmp_path / "d.json"
+    definition.write_text(json.dumps(pass_output({"r": "{% $missing %}"})))
+    done = subprocess.run(
+        [sys.executable, "-m", "facepipe.engine", "--definition", str(definition), "--history"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    printed = json.loads(done.stdout)
+    assert printed["error"] == QUERY_ERROR
+    assert [e["type"] for e in printed["history"]][-2:] == ["EvaluationFailed", "ExecutionFailed"]
