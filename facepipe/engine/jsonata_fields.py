@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from facepipe.engine.errors import QueryEvaluationFailure
+from facepipe.engine.intrinsics import json_type
 
 OPEN, CLOSE = "{%", "%}"
 # A bound of ours (AWS documents none): an expression that loops forever fails with JSONata's
@@ -225,18 +226,6 @@ def unexpected_type(
         f"The JSONata expression '{text}' specified for the field '{field}' {detail}",
         location=field,
     )
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def compact(value: Any) -> str:
