@@ -41,7 +41,7 @@ ALLOWED_FIELDS: dict[str, set[str]] = {
        "ToleratedFailureCount", "ToleratedFailureCountPath"},
 }  # fmt: skip
 _TOP_LEVEL = {"Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage"}
-_NESTED = {"Comment", "StartAt", "States", "ProcessorConfig"}
+_NESTED = {"Comment", "StartAt", "States", "ProcessorConfig", "QueryLanguage"}
 _RETRIER = {"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds",
             "JitterStrategy", "Comment"}  # fmt: skip
 _CATCHER = {"ErrorEquals", "Next", "ResultPath", "Assign", "Comment"}
@@ -109,6 +109,10 @@ def _flow(document: Any, allowed: set[str], owner: str | None, top: str) -> Flow
     states = document.get("States")
     if not isinstance(states, dict) or not states:
         raise DefinitionError(owner, "'States' must be a non-empty object")
+    if owner is not None:
+        # A branch or processor may name its states' default language (never JSONPath
+        # inside a JSONata machine).
+        top = _language(owner, document, top)
     start = document.get("StartAt")
     if not isinstance(start, str) or start not in states:
         raise DefinitionError(owner, f"StartAt '{start}' does not name a state in 'States'")

@@ -469,3 +469,16 @@ def test_the_command_line_runs_a_jsonata_definition(tmp_path):
     printed = json.loads(done.stdout)
     assert printed["error"] == QUERY_ERROR
     assert [e["type"] for e in printed["history"]][-2:] == ["EvaluationFailed", "ExecutionFailed"]
+
+
+def test_a_branch_may_set_its_states_language_but_not_back_to_jsonpath():
+    inner = {"Type": "Pass", "Output": "{% $states.input.v %}", "End": True}
+    branch = {"QueryLanguage": "JSONata", "StartAt": "B", "States": {"B": inner}}
+    machine = {
+        "StartAt": "P",
+        "States": {"P": {"Type": "Parallel", "Branches": [branch], "End": True}},
+    }
+    assert output_of(machine, {"v": 5}) == [5]
+    downgrade = dict(branch, QueryLanguage="JSONPath")
+    with pytest.raises(DefinitionError, match="can not be 'JSONPath'"):
+        StateMachine(jsonata({"P": {"Type": "Parallel", "Branches": [downgrade], "End": True}}))
