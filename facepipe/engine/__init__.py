@@ -1,4 +1,7 @@
-"""A local Amazon States Language (JSONPath) engine: stdlib only, cheap to import.
+"""A local Amazon States Language engine, JSONPath and JSONata, cheap to import.
+
+JSONPath needs only the standard library; the JSONata library (jlens) is imported the first
+time a definition has a JSONata expression.
 
     machine = StateMachine(definition, substitutions)      # validates, or DefinitionError
     result = machine.run(input, resolver={"fn": handler})  # ExecutionResult

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from facepipe.engine.errors import (
@@ -51,10 +53,23 @@ def _fan_out(
 
     if limit <= 1 or count <= 1:
         return [guarded(index) for index in range(count)]
-    from concurrent.futures import ThreadPoolExecutor  # lazily: most machines never fan out
+    outcomes: list[Any] = [None] * count
+    indexes = iter(range(count))
+    taking = threading.Lock()
 
-    with ThreadPoolExecutor(max_workers=min(limit, count), thread_name_prefix="asl") as pool:
-        return list(pool.map(guarded, range(count)))
+    def lane() -> None:
+        # Each lane takes the next unit until none is left: at most `limit` run at once.
+        while True:
+            with taking:
+                index = next(indexes, None)
+            if index is None:
+                return
+            outcomes[index] = guarded(index)
+
+    from facepipe.engine import workers  # lazily: most machines never fan out
+
+    workers.run_lanes(min(limit, count), lane)
+    return outcomes
 
 
 def _first_failure(outcomes: list[Any]) -> StatesError | None:
@@ -76,18 +91,30 @@ def run_parallel(runner: Runner, flows: tuple[Flow, ...], data: Any) -> list[Any
     failure = _first_failure(outcomes)
     if failure is None and ABORTED in outcomes:
         raise Aborted  # an enclosing branch or iteration failed
-    if failure is not None:
-        runner.previous_id = runner.shared.history.last_id
-        runner.record("ParallelStateFailed")
-        raise failure
     runner.previous_id = runner.shared.history.last_id
+    if isinstance(failure, RuntimeFailure):
+        # Terminal, so no retrier will record it: the state fails here and now.
+        runner.record("ParallelStateFailed")
+    if failure is not None:
+        raise failure  # (any other failure: recorded once the Retry rules are done with it)
     runner.record("ParallelStateSucceeded")
     return outcomes
 
 
-def run_map(
-    runner: Runner, name: str, state: dict[str, Any], flow: Flow, data: Any, scope: Scope
-) -> list[Any]:
+@dataclass(frozen=True)
+class MapPlan:
+    """What one Map attempt iterates over, worked out by the state's query language."""
+
+    items: list[Any]
+    item_input: Callable[[int, Any], Any]  # (index, item) -> the iteration's input
+    limit: int  # MaxConcurrency (0: no limit but the inline cap)
+    distributed: bool
+    # The tolerated-failure test, worked out after MapStateStarted as AWS does (a bad value
+    # fails the state after that event); None for an inline Map, which tolerates nothing.
+    tolerance: Callable[[], Callable[[int, int], bool]] | None
+
+
+def jsonpath_plan(state: dict[str, Any], data: Any, scope: Scope) -> MapPlan:
     path = state.get("ItemsPath", "$")
     items = data if path == "$" else select_or_fail(path, data, scope, "ItemsPath")
     if not isinstance(items, list):
@@ -96,11 +123,23 @@ def run_map(
             f"but it points to: {json.dumps(items)}"
         )
     limit = _max_concurrency(state, data, scope)
-    distributed = _mode(state) == "DISTRIBUTED"
-    tolerated = _tolerance(state, data, scope) if distributed else None
+    distributed = mode(state) == "DISTRIBUTED"
     selector = state.get("ItemSelector", state.get("Parameters"))
-    item_inputs = [_item_input(selector, data, scope, i, item) for i, item in enumerate(items)]
+
+    def item_input(index: int, item: Any) -> Any:
+        return _item_input(selector, data, scope, index, item)
+
+    def tolerance() -> Callable[[int, int], bool]:
+        return _tolerance(state, data, scope)
+
+    return MapPlan(items, item_input, limit, distributed, tolerance if distributed else None)
+
+
+def run_map(runner: Runner, name: str, flow: Flow, plan: MapPlan) -> list[Any]:
+    items, distributed = plan.items, plan.distributed
+    item_inputs = [plan.item_input(i, item) for i, item in enumerate(items)]
     runner.record("MapStateStarted", {"length": len(items)})
+    tolerated = plan.tolerance() if plan.tolerance is not None else None
     started_from = runner.previous_id
 
     stop = threading.Event()
@@ -122,19 +161,20 @@ def run_map(
         child.record("MapIterationSucceeded", details)
         return output
 
-    cap = limit or INLINE_CONCURRENCY_CAP
+    cap = plan.limit or INLINE_CONCURRENCY_CAP
     outcomes = _fan_out(len(items), cap, iteration, None if tolerated else stop)
     runner.previous_id = runner.shared.history.last_id
     failure = _first_failure(outcomes)
     if failure is None and ABORTED in outcomes:
         raise Aborted  # an enclosing branch or iteration failed
-    if failure is not None and (tolerated is None or isinstance(failure, RuntimeFailure)):
-        runner.record("MapStateFailed")
+    if isinstance(failure, RuntimeFailure):
+        runner.record("MapStateFailed")  # terminal: no retrier will record it
         raise failure
+    if failure is not None and tolerated is None:
+        raise failure  # recorded as MapStateFailed once the Retry rules are done with it
     if failure is not None and tolerated is not None:
         failed = sum(isinstance(o, StatesError) for o in outcomes)
         if not tolerated(failed, len(items)):
-            runner.record("MapStateFailed")
             raise StatesError(
                 EXCEED_TOLERATED_FAILURE, "The specified tolerated failure threshold was exceeded"
             )
@@ -150,7 +190,7 @@ def _error_output(failure: StatesError) -> dict[str, Any]:
     return output
 
 
-def _mode(state: dict[str, Any]) -> str:
+def mode(state: dict[str, Any]) -> str:
     processor = state.get("ItemProcessor", state.get("Iterator")) or {}
     return str((processor.get("ProcessorConfig") or {}).get("Mode", "INLINE"))
 
@@ -166,15 +206,35 @@ def _describe(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
+# A string AWS reads as a number (Java's Integer.parseInt / Double.parseDouble), so a path
+# to "1" is as good as a path to 1.
+_INTEGER_TEXT = re.compile(r"[+-]?\d+")
+_DECIMAL_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def _path_number(state: dict, key: str, data: Any, scope: Scope, kind: str) -> Any:
     path = state[f"{key}Path"]
     value = select_or_fail(path, data, scope, f"{key}Path")
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not is_number or (kind == "integer" and not float(value).is_integer()):
+    number = _as_number(value, kind)
+    if number is None:
         raise RuntimeFailure(
             f'The {key}Path field refers to value "{_describe(value)}" which is not a valid '
             f"{kind}: {path}"
         )
+    return number
+
+
+def _as_number(value: Any, kind: str) -> int | float | None:
+    if isinstance(value, str):
+        text = value.strip() if kind == "float" else value
+        pattern = _INTEGER_TEXT if kind == "integer" else _DECIMAL_TEXT
+        return (
+            (int(text) if kind == "integer" else float(text)) if pattern.fullmatch(text) else None
+        )
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    if kind == "integer" and not float(value).is_integer():
+        return None
     return value
 
 
@@ -199,6 +259,11 @@ def _tolerance(state: dict[str, Any], data: Any, scope: Scope) -> Callable[[int,
         count = int(_path_number(state, "ToleratedFailureCount", data, scope, "integer"))
     if count is not None and count < 0:
         raise RuntimeFailure("ToleratedFailureCount must be a non-negative integer.")
+    return tolerance_test(percentage, count)
+
+
+def tolerance_test(percentage: float | None, count: int | None) -> Callable[[int, int], bool]:
+    """`(failed, total) -> tolerated?` for the thresholds a Map sets (None: not set)."""
 
     def tolerated(failed: int, total: int) -> bool:
         if percentage is None and count is None:

@@ -1,7 +1,8 @@
-"""Parse and validate an ASL (JSONPath) definition before anything runs.
+"""Parse and validate an ASL definition before anything runs.
 
 Every problem is a `DefinitionError` naming the state and the reason. The result is a `Flow`:
-a start state, the states as plain dicts, and the nested flows of Parallel and Map states.
+a start state, the states as plain dicts, the nested flows of Parallel and Map states, and
+the compiled fields of the states that use JSONata (`jsonata_definition`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class Flow:
     states: Mapping[str, dict[str, Any]]
     children: Mapping[str, tuple[Flow, ...]] = field(default_factory=dict)
     timeout_seconds: int | None = None
+    # The states of this flow that use JSONata, by name (the others use JSONPath).
+    jsonata: Mapping[str, Any] = field(default_factory=dict)
 
 
 def load(definition: dict[str, Any] | str, substitutions: Mapping[str, str] | None) -> Flow:
@@ -69,17 +72,35 @@ def load(definition: dict[str, Any] | str, substitutions: Mapping[str, str] | No
         raise DefinitionError(None, f"the definition is not valid JSON: {bad}") from None
     if not isinstance(document, dict):
         raise DefinitionError(None, "the definition must be a JSON object")
-    language = document.get("QueryLanguage", "JSONPath")
-    if language != "JSONPath":
-        raise DefinitionError(None, f"QueryLanguage '{language}' is not supported (JSONPath only)")
-    flow = _flow(document, _TOP_LEVEL, None)
+    language = document.get("QueryLanguage", JSONPATH)
+    if language not in (JSONPATH, JSONATA):
+        raise DefinitionError(None, f"QueryLanguage must be JSONPath or JSONata, not '{language}'")
+    flow = _flow(document, _TOP_LEVEL, None, language)
     timeout = document.get("TimeoutSeconds")
     if timeout is not None and not _positive_int(timeout):
         raise DefinitionError(None, "TimeoutSeconds must be a positive integer")
-    return Flow(flow.start_at, flow.states, flow.children, timeout)
+    return Flow(flow.start_at, flow.states, flow.children, timeout, flow.jsonata)
 
 
-def _flow(document: Any, allowed: set[str], owner: str | None) -> Flow:
+JSONPATH, JSONATA = "JSONPath", "JSONata"
+
+
+def _language(name: str, state: dict[str, Any], top: str) -> str:
+    """A state's query language: its own field, else the state machine's (never JSONPath
+    inside a JSONata machine)."""
+    language = state.get("QueryLanguage", top)
+    if language not in (JSONPATH, JSONATA):
+        raise DefinitionError(name, f"QueryLanguage must be JSONPath or JSONata, not '{language}'")
+    if top == JSONATA and language == JSONPATH:
+        # AWS's own words (ValidateStateMachineDefinition, SCHEMA_VALIDATION_FAILED).
+        raise DefinitionError(
+            name,
+            "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
+        )
+    return language
+
+
+def _flow(document: Any, allowed: set[str], owner: str | None, top: str) -> Flow:
     if not isinstance(document, dict):
         raise DefinitionError(owner, "a branch or item processor must be a JSON object")
     for key in document:
@@ -88,18 +109,25 @@ def _flow(document: Any, allowed: set[str], owner: str | None) -> Flow:
     states = document.get("States")
     if not isinstance(states, dict) or not states:
         raise DefinitionError(owner, "'States' must be a non-empty object")
+    if owner is not None:
+        # A branch or processor may name its states' default language (never JSONPath
+        # inside a JSONata machine).
+        top = _language(owner, document, top)
     start = document.get("StartAt")
     if not isinstance(start, str) or start not in states:
         raise DefinitionError(owner, f"StartAt '{start}' does not name a state in 'States'")
     children: dict[str, tuple[Flow, ...]] = {}
+    compiled: dict[str, Any] = {}
     for name, state in states.items():
-        _check_state(name, state, states)
+        jsonata = _check_state(name, state, states, top)
+        if jsonata is not None:
+            compiled[name] = jsonata
         if state["Type"] == "Parallel":
-            children[name] = tuple(_flow(b, _NESTED, name) for b in state["Branches"])
+            children[name] = tuple(_flow(b, _NESTED, name, top) for b in state["Branches"])
         elif state["Type"] == "Map":
-            children[name] = (_flow(_processor(name, state), _NESTED, name),)
+            children[name] = (_flow(_processor(name, state), _NESTED, name, top),)
     _check_reachable(start, states)
-    return Flow(start, states, children)
+    return Flow(start, states, children, jsonata=compiled)
 
 
 def _processor(name: str, state: dict[str, Any]) -> Any:
@@ -116,7 +144,8 @@ def _processor(name: str, state: dict[str, Any]) -> Any:
     return processor
 
 
-def _check_state(name: str, state: Any, states: Mapping[str, Any]) -> None:
+def _check_state(name: str, state: Any, states: Mapping[str, Any], top: str) -> Any:
+    """Validate one state; a JSONata state's compiled fields are returned (else None)."""
     if len(name) > 80:
         raise DefinitionError(name, "state names are at most 80 characters")
     if not isinstance(state, dict):
@@ -124,11 +153,13 @@ def _check_state(name: str, state: Any, states: Mapping[str, Any]) -> None:
     kind = state.get("Type")
     if kind not in ALLOWED_FIELDS:
         raise DefinitionError(name, f"unknown state Type '{kind}'")
+    jsonata = _language(name, state, top) == JSONATA
+    if jsonata:
+        return _check_jsonata_state(name, kind, state, states)
+    jsonata_definition().refuse_other_language(name, state, jsonata=False)
     for key in state:
         if key not in ALLOWED_FIELDS[kind]:
             raise DefinitionError(name, f"unknown field '{key}' for a {kind} state")
-    if state.get("QueryLanguage", "JSONPath") != "JSONPath":
-        raise DefinitionError(name, "only the JSONPath query language is supported")
     _check_transition(name, kind, state, states)
     _check_paths(name, state)
     for key in ("Parameters", "ResultSelector", "ItemSelector"):
@@ -136,8 +167,40 @@ def _check_state(name: str, state: Any, states: Mapping[str, Any]) -> None:
             _check_template(name, key, state[key])
     if "Assign" in state:
         _check_assign(name, state["Assign"])
-    _check_errors(name, state, states)
+    _check_errors(name, state, states, _CATCHER)
     _KIND_CHECKS.get(kind, lambda *_: None)(name, state, states)
+    return None
+
+
+def jsonata_definition() -> Any:
+    """The JSONata half of validation, imported when a definition needs it."""
+    from facepipe.engine import jsonata_definition as module
+
+    return module
+
+
+def _check_jsonata_state(name: str, kind: str, state: dict[str, Any], states: Mapping) -> Any:
+    module = jsonata_definition()
+    module.refuse_other_language(name, state, jsonata=True)
+    _check_transition(name, kind, state, states)
+    _check_errors(name, state, states, module.JSONATA_CATCHER)
+    if kind == "Choice":
+        rules = state.get("Choices")
+        if not isinstance(rules, list) or not rules:
+            raise DefinitionError(name, "a Choice state needs a non-empty 'Choices' list")
+        for position, rule in enumerate(rules):
+            if not isinstance(rule, dict) or rule.get("Next") not in states:
+                raise DefinitionError(name, f"Choices[{position}] needs a 'Next' naming a state")
+        if "Default" in state and state["Default"] not in states:
+            raise DefinitionError(name, f"Default '{state['Default']}' is not a state")
+    compiled = module.compile_state(name, state, _check_assign)
+    if kind == "Task" and (not isinstance(state.get("Resource"), str) or not state["Resource"]):
+        raise DefinitionError(name, "a Task state needs a 'Resource' string")
+    if kind == "Parallel":
+        _check_parallel(name, state, states)
+    if kind == "Map":
+        _check_map_sources(name, state)
+    return compiled
 
 
 def _check_transition(name: str, kind: str, state: dict[str, Any], states: Mapping) -> None:
@@ -206,18 +269,21 @@ def _check_template(name: str, where: str, template: Any) -> None:
             _check_template(name, where, item)
 
 
-def _check_assign(name: str, assign: Any) -> None:
+def _check_assign(name: str, assign: Any, dollar_keys: bool = True) -> None:
     if not isinstance(assign, dict):
         raise DefinitionError(name, "Assign must be a JSON object")
     for key in assign:
-        variable = key[:-2] if key.endswith(".$") else key
+        variable = key[:-2] if dollar_keys and key.endswith(".$") else key
         if not _VARIABLE_NAME.fullmatch(variable) or len(variable) > 80:
             raise DefinitionError(name, f"Assign: '{variable}' is not a valid variable name")
-    _check_template(name, "Assign", assign)
+        if variable == "states":
+            raise DefinitionError(name, "Assign: '$states' is a reserved variable")
+    if dollar_keys:
+        _check_template(name, "Assign", assign)
 
 
-def _check_errors(name: str, state: dict[str, Any], states: Mapping) -> None:
-    for key, allowed in (("Retry", _RETRIER), ("Catch", _CATCHER)):
+def _check_errors(name: str, state: dict[str, Any], states: Mapping, catcher: set[str]) -> None:
+    for key, allowed in (("Retry", _RETRIER), ("Catch", catcher)):
         rules = state.get(key, [])
         if not isinstance(rules, list):
             raise DefinitionError(name, f"{key} must be a list")
@@ -236,7 +302,7 @@ def _check_errors(name: str, state: dict[str, Any], states: Mapping) -> None:
                     raise DefinitionError(name, f"{where}.Next '{rule.get('Next')}' is not a state")
                 if rule.get("ResultPath") is not None:
                     _check_result_path(name, f"{where}.ResultPath", rule["ResultPath"])
-                if "Assign" in rule:
+                if "Assign" in rule and catcher is _CATCHER:
                     _check_assign(name, rule["Assign"])
 
 
@@ -351,10 +417,14 @@ def _check_parallel(name: str, state: dict[str, Any], states: Mapping) -> None:
         raise DefinitionError(name, "a Parallel state needs a non-empty 'Branches' list")
 
 
-def _check_map(name: str, state: dict[str, Any], states: Mapping) -> None:
+def _check_map_sources(name: str, state: dict[str, Any]) -> None:
     for unsupported in ("ItemReader", "ItemBatcher", "ResultWriter"):
         if unsupported in state:
             raise DefinitionError(name, f"{unsupported} is not supported by the local engine")
+
+
+def _check_map(name: str, state: dict[str, Any], states: Mapping) -> None:
+    _check_map_sources(name, state)
     if "ItemSelector" in state and "Parameters" in state:
         raise DefinitionError(name, "use only one of ItemSelector and Parameters")
     if "MaxConcurrency" in state:

@@ -37,6 +37,15 @@ class RuntimeFailure(StatesError):
         super().__init__(RUNTIME, cause)
 
 
+class QueryEvaluationFailure(StatesError):
+    """States.QueryEvaluationError: a JSONata field could not be evaluated (Retry and Catch
+    may handle it). `location` names the field, as the EvaluationFailed event does."""
+
+    def __init__(self, cause: str, location: str | None = None) -> None:
+        super().__init__(QUERY_EVALUATION_ERROR, cause)
+        self.location = location
+
+
 RUNTIME = "States.Runtime"
 ALL = "States.ALL"
 TASK_FAILED = "States.TaskFailed"
@@ -46,3 +55,4 @@ INTRINSIC_FAILURE = "States.IntrinsicFailure"
 RESULT_PATH_MATCH_FAILURE = "States.ResultPathMatchFailure"
 EXCEED_TOLERATED_FAILURE = "States.ExceedToleratedFailureThreshold"
 NO_CHOICE_MATCHED = "States.NoChoiceMatched"
+QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"

@@ -24,6 +24,7 @@ from facepipe.engine.errors import (
     NO_CHOICE_MATCHED,
     TIMEOUT,
     Aborted,
+    QueryEvaluationFailure,
     RuntimeFailure,
     StatesError,
 )
@@ -96,6 +97,8 @@ class Runner:
         self.stop_signals: tuple[threading.Event, ...] = ()
         # Set when this flow fails, so that its siblings stop (None: they carry on).
         self.failure_signal: threading.Event | None = None
+        # The state being run and the id of its Entered event (causes name them).
+        self.current: tuple[str, int] = ("", 0)
 
     # --- bookkeeping --------------------------------------------------------------------
 
@@ -150,8 +153,15 @@ class Runner:
         entered_id = self.record(
             f"{kind}StateEntered", data_details("input", input_text, name=name)
         )
+        self.current = (name, entered_id)
+        compiled = self.flow.jsonata.get(name)
         try:
-            next_name, output, assigned = _STATE_KINDS[kind](self, name, state, raw, entered)
+            if compiled is None:
+                next_name, output, assigned = _STATE_KINDS[kind](self, name, state, raw, entered)
+            else:
+                next_name, output, assigned = _jsonata_states().run(
+                    self, name, state, compiled, raw, entered
+                )
         except RuntimeFailure as failure:
             raise _located(failure, name, entered_id) from None
         # (A Fail state raised above: it has no exit event.)
@@ -224,23 +234,28 @@ class Runner:
         self,
         name: str,
         state: dict,
-        raw: Any,
         entered: datetime,
-        attempt: Callable[[Any, Scope], Any],
+        attempt: Callable[[Scope], Any],
+        finish: Callable[[Any, Scope], Outcome],
+        recover: Callable[[int, dict[str, Any], Scope], Outcome],
+        failed_event: str | None = None,
     ) -> Outcome:
-        """InputPath/Parameters, then `attempt` under the state's Retry and Catch rules."""
+        """`attempt` (the state's work), then `finish` (its output), under Retry and Catch.
+
+        A failure in the attempt that no retrier takes records `failed_event` once (AWS
+        writes ParallelStateFailed/MapStateFailed after the last attempt only); a catcher
+        then hands `recover` its index and the error output.
+        """
         retriers = state.get("Retry", [])
         attempts = [0] * len(retriers)
         retry_count = 0
         while True:
             scope = self.scope(name, entered, retry_count)
+            in_attempt = True
             try:
-                data = apply_input_path(state, raw, scope)
-                data = apply_parameters(state, data, scope)
-                result = apply_result_selector(state, attempt(data, scope), scope)
-                assigned = evaluate_assign(state.get("Assign"), result, scope)
-                output = apply_result_path(state.get("ResultPath", "$"), raw, result)
-                return state.get("Next"), apply_output_path(state, output, scope), assigned
+                result = attempt(scope)
+                in_attempt = False
+                return finish(result, scope)
             except RuntimeFailure:
                 raise
             except StatesError as failure:
@@ -254,34 +269,61 @@ class Runner:
                     retry_count += 1
                     self.shared.clock.sleep(delay)
                     continue
-                return self.catch(name, state, raw, scope, failure)
+                if failed_event is not None and in_attempt:
+                    self.previous_id = self.shared.history.last_id
+                    self.record(failed_event)
+                catch = retry.first_match(state.get("Catch", []), failure.error)
+                if catch is None:
+                    raise
+                error_output: dict[str, Any] = {"Error": failure.error}
+                if failure.cause is not None:
+                    error_output["Cause"] = failure.cause
+                return recover(catch, error_output, scope)
 
-    def catch(
-        self, name: str, state: dict, raw: Any, scope: Scope, failure: StatesError
+    def run_jsonpath_recovery(
+        self,
+        name: str,
+        state: dict,
+        raw: Any,
+        entered: datetime,
+        attempt: Callable[[Any, Scope], Any],
+        failed_event: str | None = None,
     ) -> Outcome:
-        catchers = state.get("Catch", [])
-        position = retry.first_match(catchers, failure.error)
-        if position is None:
-            raise failure
-        catcher = catchers[position]
-        error_output: dict[str, Any] = {"Error": failure.error}
-        if failure.cause is not None:
-            error_output["Cause"] = failure.cause
-        assigned = evaluate_assign(catcher.get("Assign"), error_output, scope)
-        output = apply_result_path(catcher.get("ResultPath", "$"), raw, error_output)
-        return catcher["Next"], output, assigned
+        """InputPath/Parameters, `attempt`, ResultSelector/ResultPath/OutputPath, Assign."""
+
+        def start(scope: Scope) -> Any:
+            data = apply_parameters(state, apply_input_path(state, raw, scope), scope)
+            return attempt(data, scope)
+
+        def finish(result: Any, scope: Scope) -> Outcome:
+            result = apply_result_selector(state, result, scope)
+            assigned = evaluate_assign(state.get("Assign"), result, scope)
+            output = apply_result_path(state.get("ResultPath", "$"), raw, result)
+            return state.get("Next"), apply_output_path(state, output, scope), assigned
+
+        def recover(position: int, error_output: dict[str, Any], scope: Scope) -> Outcome:
+            catcher = state["Catch"][position]
+            assigned = evaluate_assign(catcher.get("Assign"), error_output, scope)
+            output = apply_result_path(catcher.get("ResultPath", "$"), raw, error_output)
+            return catcher["Next"], output, assigned
+
+        return self.run_with_recovery(name, state, entered, start, finish, recover, failed_event)
 
     def run_task(self, name: str, state: dict, raw: Any, entered: datetime) -> Outcome:
-        return self.run_with_recovery(
-            name, state, raw, entered, lambda data, scope: self.invoke(state, data, scope)
-        )
+        def attempt(data: Any, scope: Scope) -> Any:
+            return self.invoke(state, data, _task_timeout(state, data, scope))
 
-    def invoke(self, state: dict, parameters: Any, scope: Scope) -> Any:
+        return self.run_jsonpath_recovery(name, state, raw, entered, attempt)
+
+    def invoke(
+        self, state: dict, parameters: Any, timeout: int | None, heartbeat: int | None = None
+    ) -> Any:
         target = tasks.target_of(state["Resource"], parameters)
-        timeout = _task_timeout(state, parameters, scope)
+        if heartbeat is None and isinstance(state.get("HeartbeatSeconds"), int):
+            heartbeat = state["HeartbeatSeconds"]
         if target.kind == "lambda":
             return self._invoke_function(target, parameters, timeout)
-        return self._invoke_integration(target, parameters, timeout)
+        return self._invoke_integration(target, parameters, timeout, heartbeat)
 
     def _invoke_function(self, target: tasks.Target, event: Any, timeout: int | None) -> Any:
         scheduled = data_details("input", to_json(event), resource=target.function)
@@ -306,7 +348,7 @@ class Runner:
         return result
 
     def _invoke_integration(
-        self, target: tasks.Target, parameters: Any, timeout: int | None
+        self, target: tasks.Target, parameters: Any, timeout: int | None, heartbeat: int | None
     ) -> Any:
         names = {"resourceType": target.resource_type, "resource": target.resource}
         scheduled: dict[str, Any] = {
@@ -316,6 +358,8 @@ class Runner:
         }
         if timeout is not None:
             scheduled["timeoutInSeconds"] = timeout
+        if heartbeat is not None:
+            scheduled["heartbeatInSeconds"] = heartbeat
         self.record("TaskScheduled", scheduled)
         try:
             self.record("TaskStarted", names)
@@ -341,19 +385,40 @@ class Runner:
 
     def run_parallel(self, name: str, state: dict, raw: Any, entered: datetime) -> Outcome:
         flows = self.flow.children[name]
-        return self.run_with_recovery(
-            name, state, raw, entered, lambda data, scope: branches.run_parallel(self, flows, data)
-        )
+        return self.run_jsonpath_recovery(
+            name, state, raw, entered,
+            lambda data, scope: branches.run_parallel(self, flows, data),
+            failed_event="ParallelStateFailed",
+        )  # fmt: skip
 
     def run_map(self, name: str, state: dict, raw: Any, entered: datetime) -> Outcome:
         (flow,) = self.flow.children[name]
 
         def attempt(data: Any, scope: Scope) -> Any:
-            return branches.run_map(self, name, state, flow, data, scope)
+            return branches.run_map(self, name, flow, branches.jsonpath_plan(state, data, scope))
 
         # ItemSelector/Parameters are per item, so the generic Parameters step is skipped.
         plain = {k: v for k, v in state.items() if k != "Parameters"}
-        return self.run_with_recovery(name, plain, raw, entered, attempt)
+        return self.run_jsonpath_recovery(
+            name, plain, raw, entered, attempt, failed_event="MapStateFailed"
+        )
+
+    # --- JSONata failures ---------------------------------------------------------------
+
+    def evaluation_failed(self, failure: QueryEvaluationFailure) -> QueryEvaluationFailure:
+        """The failure located in the current state, recorded as AWS's EvaluationFailed."""
+        name, entered_id = self.current
+        located = QueryEvaluationFailure(
+            f"An error occurred while executing the state '{name}' "
+            f"(entered at the event id #{entered_id}). {failure.cause}",
+            failure.location,
+        )
+        details = error_details(located.error, located.cause)
+        if failure.location is not None:
+            details["location"] = failure.location
+        details["state"] = name
+        self.record("EvaluationFailed", details)
+        return located
 
 
 Outcome = tuple[str | None, Any, dict[str, Any]]
@@ -368,6 +433,12 @@ _STATE_KINDS: dict[str, Callable[..., Outcome]] = {
     "Parallel": Runner.run_parallel,
     "Map": Runner.run_map,
 }
+
+
+def _jsonata_states() -> Any:
+    from facepipe.engine import jsonata_states  # lazily: only JSONata states need it
+
+    return jsonata_states
 
 
 def _located(failure: RuntimeFailure, name: str, entered_id: int) -> RuntimeFailure:
@@ -428,6 +499,7 @@ def _wait_until(state: dict, data: Any, scope: Scope) -> datetime:
 
 
 def _task_timeout(state: dict, data: Any, scope: Scope) -> int | None:
+    """TimeoutSeconds, or the value TimeoutSecondsPath selects (a positive integer)."""
     if "TimeoutSecondsPath" not in state:
         return state.get("TimeoutSeconds")
     value = select_or_fail(state["TimeoutSecondsPath"], data, scope, "TimeoutSecondsPath")

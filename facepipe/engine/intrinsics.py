@@ -344,7 +344,7 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -358,7 +358,7 @@ def _json_type(value: Any) -> str:
 
 def _bad_argument(name: str, position: int, reason: str, value: Any) -> IntrinsicFailure:
     return IntrinsicFailure(
-        f"{name}: argument {position} {reason}; got {_json_type(value)} {_describe(value)}"
+        f"{name}: argument {position} {reason}; got {json_type(value)} {_describe(value)}"
     )
 
 

@@ -172,10 +172,10 @@ def test_map_with_item_reader_is_rejected_clearly():
     assert "ItemReader" in _invalid(_states(M=state)).reason
 
 
-def test_jsonata_is_rejected_with_a_reason():
+def test_an_unknown_query_language_is_rejected_with_a_reason():
     document = _states(A={"Type": "Pass", "End": True})
-    document["QueryLanguage"] = "JSONata"
-    assert "JSONata" in str(_invalid(document))
+    document["QueryLanguage"] = "JMESPath"
+    assert "JMESPath" in str(_invalid(document))
 
 
 def test_invalid_json_text_is_reported():
