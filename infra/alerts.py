@@ -16,6 +16,13 @@ ALARM_ARNS_OF_THIS_ACCOUNT = (
     "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"
 )
 
+# aws:SourceAccount and aws:SourceArn: only alarms of this account and region may use the
+# topic and its key (IAM's guard against the cross-service confused deputy).
+_ALARMS_OF_THIS_ACCOUNT = {
+    "StringEquals": {"aws:SourceAccount": Fn.ref("AWS::AccountId")},
+    "ArnLike": {"aws:SourceArn": Fn.sub(ALARM_ARNS_OF_THIS_ACCOUNT)},
+}
+
 
 class Alerts(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, email: str | None) -> None:
@@ -34,6 +41,9 @@ class Alerts(Construct):
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=["*"],  # in a key policy "*" means this key
+                # The same confused-deputy guard as the topic policy: CloudWatch's KMS
+                # requests carry the alarm as aws:SourceArn (EventBridge's would not).
+                conditions=_ALARMS_OF_THIS_ACCOUNT,
             )
         )
         self.topic = sns.Topic(
@@ -52,10 +62,7 @@ class Alerts(Construct):
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["sns:Publish"],
                 resources=[self.topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": Fn.ref("AWS::AccountId")},
-                    "ArnLike": {"aws:SourceArn": Fn.sub(ALARM_ARNS_OF_THIS_ACCOUNT)},
-                },
+                conditions=_ALARMS_OF_THIS_ACCOUNT,
             )
         )
         if email:

@@ -403,6 +403,30 @@ def test_cloudwatch_alarms_of_this_account_may_publish_to_the_topic(
     assert any(s["Effect"] == "Deny" and s["Principal"] == "*" for s in statements)
 
 
+def test_cloudwatch_alarms_of_this_account_may_use_the_topic_key(
+    default_stack: Synthesized,
+) -> None:
+    """SNS's "Enable compatibility between event sources from AWS services and encrypted
+    topics" (sns-key-management): CloudWatch needs kms:Decrypt and kms:GenerateDataKey on a
+    customer managed key to publish to the encrypted topic. CloudWatch's requests carry
+    aws:SourceAccount/aws:SourceArn, so the key grants only this account's alarms, as the
+    topic policy does (EventBridge's would not carry them: no such condition is put there)."""
+    _, key = default_stack.only("AWS::KMS::Key")
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    (allow,) = [s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert set(allow["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    assert allow["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        "ArnLike": {
+            "aws:SourceArn": {
+                "Fn::Sub": (
+                    "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"
+                )
+            }
+        },
+    }
+
+
 def test_outputs(default_stack: Synthesized) -> None:
     outputs = default_stack.template["Outputs"]
     assert set(outputs) == {
