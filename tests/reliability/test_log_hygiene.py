@@ -106,7 +106,6 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_SERVICE_NAME": "facepipe",
         "POWERTOOLS_METRICS_NAMESPACE": "FacePipe",
         "FACE_ATTRIBUTES": "ALL",

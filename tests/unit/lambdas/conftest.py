@@ -52,7 +52,6 @@ def aws_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
-        "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "FacePipe",
         "POWERTOOLS_SERVICE_NAME": "facepipe-test",
     }.items():
