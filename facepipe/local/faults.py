@@ -3,6 +3,9 @@
 ``FACEPIPE_FAULTS=detector:0.05,store:0.05,smtp_down_for:10s,seed:7`` (or a ``FaultPlan``
 built in code) makes the local adapters fail now and then with the same transient errors
 the real services raise, so retries and the reliability bench see real behaviour.
+``detector_tps:5`` caps detector calls per second as Rekognition's DetectFaces TPS quota
+does: a call above the cap is refused with ProvisionedThroughputExceededException, the
+error Rekognition answers when "the number of requests exceeded your throughput limit".
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -50,6 +54,7 @@ class FaultPlan:
     smtp_down_for: float = 0.0
     seed: int | None = None
     clock: Callable[[], float] = time.monotonic
+    detector_tps: float = 0.0  # 0: no cap
 
     def __post_init__(self) -> None:
         for service, rate in self.rates.items():
@@ -61,17 +66,39 @@ class FaultPlan:
                 raise ConfigurationError(f"fault rate for {service} must be 0..1, got {rate}")
         if self.smtp_down_for < 0:
             raise ConfigurationError("smtp_down_for must not be negative")
+        if self.detector_tps < 0:
+            raise ConfigurationError("detector_tps must not be negative")
         self._random = random.Random(self.seed)
         self._lock = threading.Lock()
         self._smtp_down_until = self.clock() + self.smtp_down_for
+        self._detector_calls: deque[float] = deque()  # accepted calls in the last second
 
     @property
     def enabled(self) -> bool:
-        return any(self.rates.values()) or self.smtp_down_for > 0
+        return any(self.rates.values()) or self.smtp_down_for > 0 or self.detector_tps > 0
+
+    @property
+    def injects_detector_faults(self) -> bool:
+        return bool(self.rates.get("detector")) or self.detector_tps > 0
+
+    def _check_detector_rate(self) -> None:
+        """Refuse a call when the last second already holds ``detector_tps`` accepted ones."""
+        now = self.clock()
+        with self._lock:
+            while self._detector_calls and now - self._detector_calls[0] >= 1.0:
+                self._detector_calls.popleft()
+            if len(self._detector_calls) >= self.detector_tps:
+                raise ProvisionedThroughputExceededException(
+                    "Provisioned rate exceeded (injected: detector_tps "
+                    f"{self.detector_tps:g} per second)"
+                )
+            self._detector_calls.append(now)
 
     def check(self, service: str) -> None:
         """Raise the service's transient error if a fault is due now; else return."""
         errors = TRANSIENT_ERRORS_BY_SERVICE[service]
+        if service == "detector" and self.detector_tps:
+            self._check_detector_rate()
         if service == "smtp" and self.clock() < self._smtp_down_until:
             # As a server that answers "421 try again later": a temporary refusal, retried.
             raise ServiceUnavailableError("injected fault: the SMTP server is down for now")
@@ -97,9 +124,10 @@ def parse_duration(text: str) -> float:
 
 
 def parse_faults(spec: str, clock: Callable[[], float] = time.monotonic) -> FaultPlan:
-    """Parse ``service:rate,...,smtp_down_for:10s,seed:N`` (empty means no faults)."""
+    """Parse ``service:rate,...,smtp_down_for:10s,detector_tps:N,seed:N`` (empty: no faults)."""
     rates: dict[str, float] = {}
     smtp_down_for = 0.0
+    detector_tps = 0.0
     seed: int | None = None
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, sep, value = item.partition(":")
@@ -110,9 +138,17 @@ def parse_faults(spec: str, clock: Callable[[], float] = time.monotonic) -> Faul
             smtp_down_for = parse_duration(value)
         elif name == "seed":
             seed = _parse_number(value, int, item)
+        elif name == "detector_tps":
+            detector_tps = _parse_number(value, float, item)
         else:
             rates[name] = _parse_number(value, float, item)
-    return FaultPlan(rates=rates, smtp_down_for=smtp_down_for, seed=seed, clock=clock)
+    return FaultPlan(
+        rates=rates,
+        smtp_down_for=smtp_down_for,
+        seed=seed,
+        clock=clock,
+        detector_tps=detector_tps,
+    )
 
 
 def _parse_number(value: str, kind: type[NumberT], item: str) -> NumberT:
@@ -142,4 +178,4 @@ class DetectorWithFaults:
 
 def with_detector_faults(detector: Detector, plan: FaultPlan) -> Detector:
     """``detector`` itself when the plan injects no detector faults, else wrapped."""
-    return DetectorWithFaults(detector, plan) if plan.rates.get("detector") else detector
+    return DetectorWithFaults(detector, plan) if plan.injects_detector_faults else detector

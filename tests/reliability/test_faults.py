@@ -51,6 +51,32 @@ def pipeline(home: DataHome, clock: FakeClock, plan: FaultPlan) -> LocalPipeline
     return LocalPipeline(home, options, faults=plan, environ=MAIL_ENV)
 
 
+def test_a_detector_capped_at_two_calls_per_second_loses_no_image(
+    home: DataHome, clock: FakeClock, samples: dict[str, Path]
+) -> None:
+    """detector_tps stands in for Rekognition's TPS quota: two workers push above it, the
+    calls above the cap fail with ProvisionedThroughputExceededException, and Detect's Retry
+    (backing off on the executions' clock) brings every image through."""
+    plan = fault_plan(clock, detector_tps=2)
+    images = [samples[PORTRAIT], samples[NO_FACES]] * 6
+    options = PipelineOptions(detector="yunet", workers=2, clock=clock)
+    with LocalPipeline(home, options, faults=plan, environ=MAIL_ENV) as running:
+        uploads = [running.upload(image, f"uploads/tps-{n}.jpg") for n, image in enumerate(images)]
+        outcomes = [upload.execution.result() for upload in uploads if upload.execution]
+        histories = [running.executions.history(o.execution_arn) for o in outcomes]
+        records = running.records.list_records(limit=100)
+
+    assert [o.status for o in outcomes] == ["SUCCEEDED"] * len(images)
+    refused = [
+        event["taskFailedEventDetails"]["error"]
+        for history in histories
+        for event in history
+        if event["type"] == "TaskFailed"
+    ]
+    assert refused and set(refused) == {"ProvisionedThroughputExceededException"}
+    assert len(records) == len(images) and {r.status for r in records} == {"DETECTED"}
+
+
 def test_five_percent_detector_and_store_faults_are_retried_away(
     home: DataHome, clock: FakeClock, samples: dict[str, Path]
 ) -> None:

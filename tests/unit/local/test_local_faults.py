@@ -108,3 +108,36 @@ def test_detector_faults_stop_the_call_before_the_detector():
     never = with_detector_faults(detector, FaultPlan(rates={"detector": 1e-12}, seed=3))
     assert never.detect_faces(image, "DEFAULT") == [{"Confidence": 99.9}]
     assert detector.calls == 1
+
+
+def test_detector_tps_caps_calls_per_second_with_rekognitions_error():
+    """Rekognition's default quotas are transactions per second per operation (its "Default
+    quotas" page); above one it answers ProvisionedThroughputExceededException ("The number of
+    requests exceeded your throughput limit"). A refused call does not use up the second."""
+    now = [50.0]
+    plan = parse_faults("detector_tps:2", clock=lambda: now[0])
+    image = ImageRef("b", "k.jpg", "v1", "e", 1, "01", "")
+    detector = CountingDetector()
+    capped = with_detector_faults(detector, plan)
+
+    assert plan.enabled and plan.detector_tps == 2
+    capped.detect_faces(image, "DEFAULT")
+    now[0] += 0.4
+    capped.detect_faces(image, "DEFAULT")
+    with pytest.raises(ProvisionedThroughputExceededException, match="Provisioned rate exceeded"):
+        capped.detect_faces(image, "DEFAULT")
+    assert detector.calls == 2
+    now[0] += 0.6  # the first call is a second old: one slot is free again, not two
+    capped.detect_faces(image, "DEFAULT")
+    with pytest.raises(ProvisionedThroughputExceededException):
+        capped.detect_faces(image, "DEFAULT")
+    assert detector.calls == 3
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("detector_tps:fast", "needs a number"), ("detector_tps:-1", "must not be negative")],
+)
+def test_bad_detector_tps_says_what_is_wrong(spec: str, message: str):
+    with pytest.raises(ConfigurationError, match=message):
+        parse_faults(spec)
