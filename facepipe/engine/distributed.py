@@ -14,6 +14,7 @@ the rest stay pending), and written by a ResultWriter when there is one.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import uuid
@@ -106,9 +107,14 @@ def run_map_run(
         inputs = (item_input(index, item) for index, item in enumerate(source))
         outcome = lanes.run(_batches(inputs, batcher), limit, items, percentage, count, results)
     except StatesError as failure:
-        _finish(runner, run, "MapRunFailed", FAILED, error_details(failure.error, failure.cause))
+        if results is not None and failure.error == EXCEED_TOLERATED_FAILURE:
+            # The children's results are written even when the run fails (FAILED, PENDING).
+            # (A failure to write them is not reported: the run's own error is the one.)
+            with contextlib.suppress(StatesError):
+                results.write(shared.object_store, run.map_run_arn)
         if results is not None:
             results.close()
+        _finish(runner, run, "MapRunFailed", FAILED, error_details(failure.error, failure.cause))
         raise
     except Aborted:
         _finish(runner, run, "MapRunAborted", ABORTED, None)
