@@ -12,6 +12,7 @@ ResultWriter prefix the upload rule matches would start executions, as it would 
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,23 +31,42 @@ from facepipe.local.objectstore import (
 )
 from lambdas.common.errors import InvalidS3ObjectException
 
+_LISTINGS_KEPT = 8
+
 
 class EngineBucket:
     """Adapts facepipe's local object store to the engine's ObjectStore port."""
 
     def __init__(self, store: LocalObjectStore) -> None:
         self.store = store
+        # The local store lists a prefix whole; a listing being paged through is kept until
+        # its last page is served (as one ListObjectsV2 pass sees one listing).
+        self._listings: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
 
     def list_objects_v2(
         self, bucket: str, prefix: str = "", continuation_token: str | None = None
     ) -> ObjectPage:
-        try:
-            objects = self.store.list_objects(bucket, prefix)
-        except InvalidS3ObjectException:
-            raise no_such_bucket(bucket) from None
-        except InvalidObjectName as bad:
-            raise ObjectStoreError("InvalidBucketName", str(bad)) from None
-        return page_of([_listed(o) for o in objects], continuation_token)
+        with self._lock:
+            objects = (
+                self._listings.pop((bucket, prefix, continuation_token), None)
+                if continuation_token is not None
+                else None
+            )
+        if objects is None:
+            try:
+                objects = [_listed(o) for o in self.store.list_objects(bucket, prefix)]
+            except InvalidS3ObjectException:
+                raise no_such_bucket(bucket) from None
+            except InvalidObjectName as bad:
+                raise ObjectStoreError("InvalidBucketName", str(bad)) from None
+        page = page_of(objects, continuation_token)
+        if page.next_token is not None:
+            with self._lock:
+                while len(self._listings) >= _LISTINGS_KEPT:  # passes left unfinished
+                    self._listings.pop(next(iter(self._listings)))
+                self._listings[(bucket, prefix, page.next_token)] = objects
+        return page
 
     def get_object(self, bucket: str, key: str) -> bytes:
         try:
