@@ -112,6 +112,7 @@ def run_map_run(
             # (A failure to write them is not reported: the run's own error is the one.)
             with contextlib.suppress(StatesError):
                 results.write(shared.object_store, run.map_run_arn)
+                run.results_written(run.execution_counts["total"], run.item_counts["total"])
         if results is not None:
             results.close()
         _finish(runner, run, "MapRunFailed", FAILED, error_details(failure.error, failure.cause))

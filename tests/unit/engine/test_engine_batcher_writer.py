@@ -112,11 +112,17 @@ def test_result_writer_writes_aws_layout_and_returns_the_manifest_location():
 def test_a_failed_run_writes_pending_children_too():
     store = MemoryObjectStore({"results": {}})
     definition = distributed_map(FAIL_ON_ZERO, ResultWriter=WRITER, MaxConcurrency=1)
-    result = machine_and_run(definition, [0, 1, 2], store)[1]
+    machine, result = machine_and_run(definition, [0, 1, 2], store)
     assert result.error == "States.ExceedToleratedFailureThreshold"
     pending = [k for k in store.buckets["results"] if k.endswith("PENDING_0.json")]
     (key,) = pending
     assert [json.loads(e["Input"]) for e in json.loads(store.buckets["results"][key])] == [1, 2]
+    described = machine.describe_map_run(
+        result.history[3]["mapRunStartedEventDetails"]["mapRunArn"]
+    )
+    assert (
+        described["itemCounts"]["pending"] == 2 and described["itemCounts"]["resultsWritten"] == 3
+    )
 
 
 def test_writer_config_compact_and_jsonl():
