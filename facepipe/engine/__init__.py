@@ -12,14 +12,18 @@ See `python -m facepipe.engine --help` for the command line.
 from facepipe.engine.clock import Clock, FakeClock, SystemClock
 from facepipe.engine.errors import DefinitionError, StatesError
 from facepipe.engine.machine import ExecutionResult, StateMachine
+from facepipe.engine.maprun import ApiError, InMemoryMapRunStore, MapRunStore
 from facepipe.engine.tasks import LambdaContext
 
 __all__ = [
+    "ApiError",
     "Clock",
     "DefinitionError",
     "ExecutionResult",
     "FakeClock",
+    "InMemoryMapRunStore",
     "LambdaContext",
+    "MapRunStore",
     "StateMachine",
     "StatesError",
     "SystemClock",

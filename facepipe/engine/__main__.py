@@ -2,10 +2,13 @@
 
     python -m facepipe.engine --definition DEF.json --input IN.json [--history]
         [--substitution DetectFunctionArn=detect] [--handler detect=package.module:function]
+        [--bucket-root DIR]
 
 Prints {"status": "SUCCEEDED", "output": ...} or {"status": "FAILED", "error": ..., "cause": ...}
-(plus "history" with --history). Exit status 0 when the execution ran (whatever its outcome),
-2 when the definition, the input or an option is unusable.
+(plus "history" with --history). With --bucket-root, a Distributed Map's ItemReader and
+ResultWriter use DIR as the bucket store: each sub-folder a bucket, each file an object.
+Exit status 0 when the execution ran (whatever its outcome), 2 when the definition, the input
+or an option is unusable.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from datetime import datetime
 from typing import Any
@@ -34,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
         help="serve the Lambda function FUNCTION with a Python callable(event, context)",
     )  # fmt: skip
     parser.add_argument("--name", help="execution name (default: a UUID)")
+    parser.add_argument(
+        "--bucket-root", metavar="DIR",
+        help="a folder of buckets (sub-folders) for ItemReader and ResultWriter",
+    )  # fmt: skip
     return parser
 
 
@@ -89,11 +97,19 @@ def main(argv: list[str] | None = None) -> int:
         machine = StateMachine(definition, _pairs(args.substitution, "--substitution"))
     except DefinitionError as invalid:
         return _fail(f"invalid definition: {invalid}")
+    store = None
+    if args.bucket_root is not None:
+        from facepipe.engine.objectstore import FolderObjectStore
+
+        if not os.path.isdir(args.bucket_root):
+            return _fail(f"--bucket-root {args.bucket_root} is not a folder")
+        store = FolderObjectStore(args.bucket_root)
     try:
         result = machine.run(
             execution_input,
             resolver=_handlers(_pairs(args.handler, "--handler")),
             execution_name=args.name,
+            object_store=store,
         )
     except ValueError as bad_input:
         return _fail(str(bad_input))

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from facepipe.engine.errors import (
-    EXCEED_TOLERATED_FAILURE,
     Aborted,
     RuntimeFailure,
     StatesError,
@@ -19,6 +18,7 @@ from facepipe.engine.payload import Scope, render, select_or_fail
 
 if TYPE_CHECKING:
     from facepipe.engine.definition import Flow
+    from facepipe.engine.distributed import DistributedPlan
     from facepipe.engine.executor import Runner
 
 # Inline Map runs at most this many iterations at once even when MaxConcurrency is 0
@@ -105,48 +105,56 @@ def run_parallel(runner: Runner, flows: tuple[Flow, ...], data: Any) -> list[Any
 class MapPlan:
     """What one Map attempt iterates over, worked out by the state's query language."""
 
-    items: list[Any]
+    items: list[Any] | None  # None: a DISTRIBUTED Map's ItemReader gives them
     item_input: Callable[[int, Any], Any]  # (index, item) -> the iteration's input
     limit: int  # MaxConcurrency (0: no limit but the inline cap)
-    distributed: bool
-    # The tolerated-failure test, worked out after MapStateStarted as AWS does (a bad value
-    # fails the state after that event); None for an inline Map, which tolerates nothing.
-    tolerance: Callable[[], Callable[[int, int], bool]] | None
+    # A DISTRIBUTED Map's Map Run settings (None for an inline Map).
+    distributed: DistributedPlan | None = None
 
 
 def jsonpath_plan(state: dict[str, Any], data: Any, scope: Scope) -> MapPlan:
-    path = state.get("ItemsPath", "$")
-    items = data if path == "$" else select_or_fail(path, data, scope, "ItemsPath")
-    if not isinstance(items, list):
-        raise RuntimeFailure(
-            f"Item path '{path}' in the Map state must point to a JSON array, "
-            f"but it points to: {json.dumps(items)}"
-        )
-    limit = _max_concurrency(state, data, scope)
     distributed = mode(state) == "DISTRIBUTED"
+    path = state.get("ItemsPath", "$")
+    if distributed and "ItemReader" in state:
+        items = None  # ItemsPath is not read when an ItemReader gives the items (as AWS)
+    else:
+        items = data if path == "$" else select_or_fail(path, data, scope, "ItemsPath")
+        if not isinstance(items, list):
+            raise RuntimeFailure(
+                f"Item path '{path}' in the Map state must point to a JSON array, "
+                f"but it points to: {json.dumps(items)}"
+            )
+    limit = _max_concurrency(state, data, scope)
     selector = state.get("ItemSelector", state.get("Parameters"))
 
     def item_input(index: int, item: Any) -> Any:
         return _item_input(selector, data, scope, index, item)
 
-    def tolerance() -> Callable[[int, int], bool]:
-        return _tolerance(state, data, scope)
+    plan = None
+    if distributed:
+        from facepipe.engine import distributed_plans
 
-    return MapPlan(items, item_input, limit, distributed, tolerance if distributed else None)
+        plan = distributed_plans.jsonpath(
+            state, data, scope, lambda: _tolerance(state, data, scope)
+        )
+    return MapPlan(items, item_input, limit, plan)
 
 
-def run_map(runner: Runner, name: str, flow: Flow, plan: MapPlan) -> list[Any]:
-    items, distributed = plan.items, plan.distributed
+def run_map(runner: Runner, name: str, flow: Flow, plan: MapPlan) -> Any:
+    if plan.distributed is not None:
+        from facepipe.engine.distributed import run_map_run
+
+        return run_map_run(runner, flow, plan.items, plan.item_input, plan.limit,
+                           plan.distributed)  # fmt: skip
+    items = plan.items or []
     item_inputs = [plan.item_input(i, item) for i, item in enumerate(items)]
     runner.record("MapStateStarted", {"length": len(items)})
-    tolerated = plan.tolerance() if plan.tolerance is not None else None
     started_from = runner.previous_id
 
     stop = threading.Event()
 
     def iteration(index: int) -> Any:
-        variables = {} if distributed else dict(runner.variables)
-        child = runner.child(flow, variables, stop, fail_fast=tolerated is None)
+        child = runner.child(flow, dict(runner.variables), stop, fail_fast=True)
         child.previous_id = started_from
         details = {"name": name, "index": index}
         child.record("MapIterationStarted", details)
@@ -162,7 +170,7 @@ def run_map(runner: Runner, name: str, flow: Flow, plan: MapPlan) -> list[Any]:
         return output
 
     cap = plan.limit or INLINE_CONCURRENCY_CAP
-    outcomes = _fan_out(len(items), cap, iteration, None if tolerated else stop)
+    outcomes = _fan_out(len(items), cap, iteration, stop)
     runner.previous_id = runner.shared.history.last_id
     failure = _first_failure(outcomes)
     if failure is None and ABORTED in outcomes:
@@ -170,24 +178,10 @@ def run_map(runner: Runner, name: str, flow: Flow, plan: MapPlan) -> list[Any]:
     if isinstance(failure, RuntimeFailure):
         runner.record("MapStateFailed")  # terminal: no retrier will record it
         raise failure
-    if failure is not None and tolerated is None:
+    if failure is not None:
         raise failure  # recorded as MapStateFailed once the Retry rules are done with it
-    if failure is not None and tolerated is not None:
-        failed = sum(isinstance(o, StatesError) for o in outcomes)
-        if not tolerated(failed, len(items)):
-            raise StatesError(
-                EXCEED_TOLERATED_FAILURE, "The specified tolerated failure threshold was exceeded"
-            )
-        outcomes = [_error_output(o) if isinstance(o, StatesError) else o for o in outcomes]
     runner.record("MapStateSucceeded")
     return outcomes
-
-
-def _error_output(failure: StatesError) -> dict[str, Any]:
-    output: dict[str, Any] = {"Error": failure.error}
-    if failure.cause is not None:
-        output["Cause"] = failure.cause
-    return output
 
 
 def mode(state: dict[str, Any]) -> str:
@@ -247,8 +241,8 @@ def _max_concurrency(state: dict[str, Any], data: Any, scope: Scope) -> int:
     return value
 
 
-def _tolerance(state: dict[str, Any], data: Any, scope: Scope) -> Callable[[int, int], bool]:
-    """A test `(failed, total) -> tolerated?` from the thresholds the state sets."""
+def _tolerance(state: dict[str, Any], data: Any, scope: Scope) -> tuple[float | None, int | None]:
+    """The tolerated-failure thresholds the state sets (None: not set)."""
     percentage: float | None = state.get("ToleratedFailurePercentage")
     count: int | None = state.get("ToleratedFailureCount")
     if "ToleratedFailurePercentagePath" in state:
@@ -259,17 +253,4 @@ def _tolerance(state: dict[str, Any], data: Any, scope: Scope) -> Callable[[int,
         count = int(_path_number(state, "ToleratedFailureCount", data, scope, "integer"))
     if count is not None and count < 0:
         raise RuntimeFailure("ToleratedFailureCount must be a non-negative integer.")
-    return tolerance_test(percentage, count)
-
-
-def tolerance_test(percentage: float | None, count: int | None) -> Callable[[int, int], bool]:
-    """`(failed, total) -> tolerated?` for the thresholds a Map sets (None: not set)."""
-
-    def tolerated(failed: int, total: int) -> bool:
-        if percentage is None and count is None:
-            return failed == 0
-        if count is not None and failed > count:
-            return False
-        return percentage is None or 100.0 * failed / max(total, 1) <= percentage
-
-    return tolerated
+    return percentage, count

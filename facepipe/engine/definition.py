@@ -199,7 +199,7 @@ def _check_jsonata_state(name: str, kind: str, state: dict[str, Any], states: Ma
     if kind == "Parallel":
         _check_parallel(name, state, states)
     if kind == "Map":
-        _check_map_sources(name, state)
+        _check_map_sources(name, state, jsonata=True)
     return compiled
 
 
@@ -417,10 +417,11 @@ def _check_parallel(name: str, state: dict[str, Any], states: Mapping) -> None:
         raise DefinitionError(name, "a Parallel state needs a non-empty 'Branches' list")
 
 
-def _check_map_sources(name: str, state: dict[str, Any]) -> None:
-    for unsupported in ("ItemReader", "ItemBatcher", "ResultWriter"):
-        if unsupported in state:
-            raise DefinitionError(name, f"{unsupported} is not supported by the local engine")
+def _check_map_sources(name: str, state: dict[str, Any], jsonata: bool = False) -> None:
+    """A Distributed Map's ItemReader, ItemBatcher, ResultWriter and Label, as AWS checks them."""
+    from facepipe.engine import distributed_definition
+
+    distributed_definition.check(name, state, jsonata, _check_template, _check_path)
 
 
 def _check_map(name: str, state: dict[str, Any], states: Mapping) -> None:

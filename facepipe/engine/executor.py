@@ -60,6 +60,8 @@ class ExecutionContext:
     rng: random.Random
     deadline: datetime | None
     timeout_seconds: int | None
+    object_store: Any = None  # the ObjectStore port (ItemReader, ResultWriter), or None
+    map_runs: Any = None  # the MapRunStore of Distributed Map runs
 
 
 def payload_text(value: Any, what: str) -> str:

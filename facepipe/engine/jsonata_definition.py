@@ -76,7 +76,8 @@ _NUMBER_FIELDS = {
     ),
 }
 _TEMPLATE_FIELDS = ("Arguments", "Output", "Items", "ItemSelector", "Error", "Cause",
-                    "Timestamp", *_NUMBER_FIELDS)  # fmt: skip
+                    "Timestamp", "ItemReader", "ItemBatcher", "ResultWriter",
+                    *_NUMBER_FIELDS)  # fmt: skip
 
 
 @dataclass(frozen=True)

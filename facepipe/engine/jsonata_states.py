@@ -247,7 +247,11 @@ def _map(s: _State, entered: datetime) -> Outcome:
 
 def _plan(s: _State, bindings: dict[str, Any], scope: Scope) -> branches.MapPlan:
     fields = s.compiled.fields
-    if "Items" in fields:
+    distributed = branches.mode(s.state) == "DISTRIBUTED"
+    items: list[Any] | None
+    if distributed and "ItemReader" in s.state:
+        items = None  # the ItemReader gives them, after the Map Run starts
+    elif "Items" in fields:
         items = s.field("Items", bindings)
         if not isinstance(items, list):
             raise s.fail(unexpected_type(fields["Items"], "Items", "array", items))
@@ -269,7 +273,10 @@ def _plan(s: _State, bindings: dict[str, Any], scope: Scope) -> branches.MapPlan
         context = {**scope.context, "Map": {"Item": {"Index": index, "Value": item}}}
         return s.value(selector, s.bindings(Scope(context, scope.variables)), "ItemSelector")
 
-    def tolerance() -> Callable[[int, int], bool]:
+    if not distributed:
+        return branches.MapPlan(items, item_input, limit)
+
+    def tolerance() -> tuple[float | None, int | None]:
         percentage = s.number("ToleratedFailurePercentage", bindings, "number")
         count = s.number("ToleratedFailureCount", bindings, "integer")
         if percentage is not None and not 0 <= percentage <= 100:
@@ -282,11 +289,24 @@ def _plan(s: _State, bindings: dict[str, Any], scope: Scope) -> branches.MapPlan
                 "ToleratedFailureCount must be a non-negative integer.",
                 location="ToleratedFailureCount",
             ))  # fmt: skip
-        return branches.tolerance_test(percentage, count)
+        return percentage, count
 
-    distributed = branches.mode(s.state) == "DISTRIBUTED"
-    return branches.MapPlan(items, item_input, limit, distributed,
-                            tolerance if distributed else None)  # fmt: skip
+    def declaration(key: str) -> Callable[[], Any]:
+        return lambda: s.field(key, bindings)
+
+    def integer(key: str, value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise s.fail(QueryEvaluationFailure(
+                f"The {key} field must be an integer, but was: {compact(value)}", location=key
+            ))  # fmt: skip
+        return value
+
+    from facepipe.engine import distributed_plans
+
+    values = {k: declaration(k) for k in ("ItemReader", "ItemBatcher", "ResultWriter")
+              if k in fields}  # fmt: skip
+    plan = distributed_plans.evaluated(s.state, values, tolerance, integer)
+    return branches.MapPlan(items, item_input, limit, plan)
 
 
 _KINDS: dict[str, Callable[[_State, datetime], Outcome]] = {

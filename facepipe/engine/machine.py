@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from facepipe.engine import tasks
 from facepipe.engine.clock import Clock, SystemClock
@@ -22,7 +22,11 @@ from facepipe.engine.executor import (
     payload_text,
 )
 from facepipe.engine.history import EventListener, History, data_details, error_details
+from facepipe.engine.maprun import InMemoryMapRunStore, MapRunApi, MapRunStore
 from facepipe.engine.timestamps import format_timestamp
+
+if TYPE_CHECKING:
+    from facepipe.engine.objectstore import ObjectStore
 
 # Seeding a Random costs tens of microseconds; one shared generator serves every execution.
 _JITTER = random.Random()
@@ -74,10 +78,19 @@ class StateMachine:
         substitutions: Mapping[str, str] | None = None,
         *,
         name: str = "facepipe-local",
+        map_run_store: MapRunStore | None = None,
     ) -> None:
         self.flow = load_definition(definition, substitutions)
         self.name = name
         self.arn = f"arn:aws:states:{tasks.REGION}:{tasks.ACCOUNT}:stateMachine:{name}"
+        # Where the Map Runs of DISTRIBUTED Map states and their child executions go.
+        self.map_runs: MapRunStore = map_run_store or InMemoryMapRunStore()
+        api = MapRunApi(self.map_runs)
+        self.list_map_runs = api.list_map_runs
+        self.describe_map_run = api.describe_map_run
+        self.list_executions = api.list_executions
+        self.describe_execution = api.describe_execution
+        self.get_execution_history = api.get_execution_history
 
     def run(
         self,
@@ -87,6 +100,7 @@ class StateMachine:
         execution_name: str | None = None,
         clock: Clock | None = None,
         on_event: EventListener | None = None,
+        object_store: ObjectStore | None = None,
     ) -> ExecutionResult:
         clock = clock or SystemClock()
         name = tasks.new_request_id() if execution_name is None else execution_name
@@ -122,6 +136,8 @@ class StateMachine:
             rng=_JITTER,
             deadline=started + timedelta(seconds=timeout) if timeout else None,
             timeout_seconds=timeout,
+            object_store=object_store,
+            map_runs=self.map_runs,
         )
         history.record(
             "ExecutionStarted", 0, data_details("input", input_text, roleArn=LOCAL_ROLE_ARN)

@@ -144,3 +144,31 @@ def test_importing_the_engine_loads_nothing_heavy():
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]"
+
+
+def test_bucket_root_backs_the_item_reader_and_result_writer(tmp_path):
+    """--bucket-root DIR: each sub-folder a bucket (ItemReader getObject, ResultWriter putObject
+    as https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html)."""
+    (tmp_path / "b" / "in").mkdir(parents=True)
+    (tmp_path / "b" / "in" / "x.csv").write_text("a,b\n1,2\n3,4\n")
+    (tmp_path / "run").mkdir()
+    definition = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True,
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                       "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+                       "Parameters": {"Bucket": "b", "Key": "in/x.csv"}},
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                         "Parameters": {"Bucket": "b", "Prefix": "out"}},
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}}}  # fmt: skip
+    done = _engine(tmp_path / "run", definition, {}, "--bucket-root", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    output = json.loads(done.stdout)["output"]
+    manifest = tmp_path / "b" / output["ResultWriterDetails"]["Key"]
+    (succeeded,) = json.loads(manifest.read_text())["ResultFiles"]["SUCCEEDED"]
+    entries = json.loads((tmp_path / "b" / succeeded["Key"]).read_text())
+    assert sorted(json.loads(e["Output"])["a"] for e in entries) == ["1", "3"]
+    missing = _engine(tmp_path / "run", definition, {}, "--bucket-root", str(tmp_path / "no"))
+    assert missing.returncode == 2 and "is not a folder" in missing.stderr
+    assert "Traceback" not in missing.stderr
