@@ -208,9 +208,16 @@ def test_the_same_image_uploaded_again_is_not_run_again(console: Console, tmp_pa
     assert status == 201
     first = json.loads(body)
     assert first["key"] == "uploads/twice_.jpg"  # a newline becomes "_", as in the CLI
-    [execution] = console.pipeline.executions.for_image(first["key"])
-    while console.pipeline.executions.get(execution.execution_arn).status == "RUNNING":  # type: ignore[union-attr]
+    # The upload answers once the event is queued; its execution starts on a worker a
+    # moment later, so wait (bounded) for it to be recorded and then to finish.
+    deadline = time.monotonic() + 30
+    while not (executions := console.pipeline.executions.for_image(first["key"])) or any(
+        e.status == "RUNNING" for e in executions
+    ):
+        assert time.monotonic() < deadline, "the upload's execution never finished"
         time.sleep(0.05)
+    [execution] = executions
+    assert execution.status == "SUCCEEDED"
 
     status, _, body = console.request("POST", "/api/uploads", data, headers)
 
