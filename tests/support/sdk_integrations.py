@@ -19,6 +19,9 @@ from botocore.exceptions import ClientError
 
 # The service name Step Functions puts before an SDK integration's error names.
 ERROR_PREFIXES = {"s3": "S3", "dynamodb": "DynamoDb", "sfn": "Sfn", "sns": "SNS"}
+# Services whose API names members in camelCase: Step Functions' SDK integrations take and
+# return them in PascalCase ("ExecutionArn", "MapRuns", "ItemCounts") like every other service.
+CAMEL_CASE_APIS = frozenset({"sfn"})
 # S3 answers HEAD of a missing key with a bare 404 (no body, so no code); the Java SDK that
 # Step Functions runs names it NoSuchKeyException.
 _BARE_CODES = {("s3", "404"): "NoSuchKey"}
@@ -40,6 +43,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _recase(value: Any, first: Callable[[str], str]) -> Any:
+    """Structure member names with their first letter changed (map values keep their keys
+    only where they are data, which the shapes used here never are)."""
+    if isinstance(value, dict):
+        return {first(name[:1]) + name[1:]: _recase(item, first) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_recase(item, first) for item in value]
+    return value
+
+
 def error_class(service: str, error: ClientError) -> type[Exception]:
     """An exception type whose name is the error Step Functions reports for ``error``."""
     code = str(error.response.get("Error", {}).get("Code", "Unknown"))
@@ -51,13 +64,17 @@ def error_class(service: str, error: ClientError) -> type[Exception]:
 def integration(client: Any, service: str, action: str) -> Callable[[Any, Any], Any]:
     method = getattr(client, _snake(action))
 
+    camel = service in CAMEL_CASE_APIS
+
     def call(parameters: Any, context: Any) -> Any:
+        arguments = _recase(parameters, str.lower) if camel else parameters
         try:
-            response = method(**parameters)
+            response = method(**arguments)
         except ClientError as error:
             raise error_class(service, error)(str(error)) from None
         response.pop("ResponseMetadata", None)
-        return json.loads(json.dumps(_plain(response)))
+        answer = _recase(response, str.upper) if camel else response
+        return json.loads(json.dumps(_plain(answer)))
 
     return call
 
