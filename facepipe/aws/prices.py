@@ -4,8 +4,8 @@ the backfill's estimate and the README's cost table come from.
 Prices from the services' pricing pages (checked 2026-12): Rekognition Image Group 2 APIs
 (DetectFaces) $0.001 per image for the first million a month; Step Functions Standard $0.025
 per 1,000 state transitions, Express $1.00 per million requests and $0.00001667 per GB-second
-(64 MB chunks, 100 ms rounding); Lambda $0.20 per million requests and $0.0000166667 per
-GB-second (x86; arm64 is 20 % less, this overstates); DynamoDB on-demand $0.625 per million
+(64 MB chunks, 100 ms rounding); Lambda $0.20 per million requests and $0.0000133334 per
+GB-second on arm64, which infra/functions.py uses; DynamoDB on-demand $0.625 per million
 write request units and $0.125 per million read request units. Volume tiers lower the
 Rekognition price above a million images a month; the estimate does not count them.
 """
@@ -19,12 +19,14 @@ STANDARD_PER_TRANSITION = 0.025 / 1000
 EXPRESS_PER_REQUEST = 1.00 / 1_000_000
 EXPRESS_PER_GB_SECOND = 0.00001667
 LAMBDA_PER_REQUEST = 0.20 / 1_000_000
-LAMBDA_PER_GB_SECOND = 0.0000166667
+LAMBDA_PER_GB_SECOND = 0.0000133334
 DYNAMODB_PER_WRITE = 0.625 / 1_000_000
 DYNAMODB_PER_READ = 0.125 / 1_000_000
 
 # What one image needs on the way it takes through statemachine/backfill.asl.json.
-PARENT_TRANSITIONS_PER_IMAGE = 1  # the Distributed Map's start of each child
+# The Distributed Map's start of each child, billed as one transition of the Standard
+# parent (an upper bound if AWS counts fewer).
+PARENT_TRANSITIONS_PER_IMAGE = 1
 EXPRESS_GB = 64 / 1024  # one 64 MB chunk: the child's definition and payload are small
 EXPRESS_SECONDS = 2.0  # HeadObject, GetItem, DetectFaces, two Lambda calls, UpdateItem
 LAMBDA_GB = 256 / 1024  # infra/functions.py gives each function 256 MB

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -26,7 +27,11 @@ from facepipe.aws.backfill import (
     map_run_progress,
     start_backfill,
 )
-from facepipe.aws.prices import REKOGNITION_PER_IMAGE
+from facepipe.aws.prices import (
+    REKOGNITION_PER_IMAGE,
+    cost_per_thousand_new_images,
+    cost_per_thousand_recorded_images,
+)
 from facepipe.aws.stack import outputs_from_stack
 
 REGION = "eu-west-1"
@@ -156,3 +161,13 @@ def test_the_backfill_arn_is_read_from_the_stack_outputs_when_there() -> None:
     assert outputs_from_stack(_stack(BackfillStateMachineArn=MACHINE)).backfill_state_machine_arn
     # A stack deployed before the backfill still reads (the other commands keep working).
     assert outputs_from_stack(_stack()).backfill_state_machine_arn is None
+
+
+def test_the_readme_quotes_the_price_table() -> None:
+    """The README's backfill cost table is this module's figures, so the two cannot drift."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    lines = cost_per_thousand_new_images()
+    for line in lines:
+        assert f"| {line.service} | ${line.per_thousand:.3f} |" in readme
+    assert f"| **total** | **${sum(line.per_thousand for line in lines):.3f}** |" in readme
+    assert f"costs ${cost_per_thousand_recorded_images():.3f} per 1,000" in readme
