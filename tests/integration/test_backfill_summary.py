@@ -163,3 +163,43 @@ def test_a_failed_map_still_sends_its_summary_then_fails(account: dict[str, Any]
         "has ended early: States.ExceededToleratedFailureThreshold (too many failed)."
         in (email["Message"])
     )
+
+
+def input_machine() -> str:
+    """The file's first states (ReadInput, IsPrefixAllowed, PrefixNotAllowed), the Map
+    replaced by a Pass that shows the prefix and notifyEach it would list with."""
+    definition = json.loads(DEFINITION.read_text(encoding="utf-8"))
+    states = {name: definition["States"][name] for name in ("ReadInput", "IsPrefixAllowed")}
+    states["PrefixNotAllowed"] = definition["States"]["PrefixNotAllowed"]
+    states["ProcessImages"] = {
+        "Type": "Pass",
+        "Output": "{% {'prefix': $prefix, 'notifyEach': $notifyEach} %}",
+        "End": True,
+    }
+    return json.dumps({**definition, "States": states})
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({}, {"prefix": "uploads/", "notifyEach": False}),
+        (
+            {"prefix": "uploads/2019/", "notifyEach": True},
+            {"prefix": "uploads/2019/", "notifyEach": True},
+        ),
+        ({"notifyEach": "yes"}, {"prefix": "uploads/", "notifyEach": False}),
+    ],
+)
+def test_the_input_defaults_to_uploads_without_per_image_email(
+    given: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    result = StateMachine(input_machine(), {"BucketName": BUCKET}).run(given)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == expected
+
+
+@pytest.mark.parametrize("prefix", ["", "backfill-results/", "uploads", "Uploads/", 7])
+def test_a_prefix_outside_uploads_fails_before_listing(prefix: Any) -> None:
+    result = StateMachine(input_machine(), {"BucketName": BUCKET}).run({"prefix": prefix})
+    assert result.status == "FAILED"
+    assert result.error == "Backfill.PrefixNotAllowed"
