@@ -28,6 +28,9 @@ class StackSettings:
     min_confidence: float = 90.0
     log_level: str = "INFO"
     log_retention_days: int = 30
+    # The account's DetectFaces quota (transactions per second) the backfill is sized for;
+    # None takes the documented default of the stack's region (infra/backfill.py).
+    detect_faces_tps: int | None = None
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> StackSettings:
@@ -44,6 +47,7 @@ class StackSettings:
             min_confidence=_confidence(get("minConfidence")),
             log_level=_choice(get("logLevel"), "logLevel", LOG_LEVELS, "INFO"),
             log_retention_days=_retention(get("logRetentionDays")),
+            detect_faces_tps=_tps(get("detectFacesTps")),
         )
 
     @classmethod
@@ -129,3 +133,20 @@ def _retention(value: Any) -> int:
             f"{', '.join(map(str, _RETENTION_DAYS))}"
         )
     return days
+
+
+# A Distributed Map runs at most 10,000 child workflows at once (its MaxConcurrency limit).
+MAX_TPS = 10_000
+
+
+def _tps(value: Any) -> int | None:
+    if _blank(value):
+        return None
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= MAX_TPS:
+        raise ContextError(
+            f"detectFacesTps={value!r}: expected the account's DetectFaces quota in "
+            f"transactions per second, a whole number from 1 to {MAX_TPS:,} "
+            "(Service Quotas > Amazon Rekognition)"
+        )
+    return int(text)

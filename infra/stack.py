@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.alerts import FIVE_MINUTES, Alerts
+from infra.backfill import BackfillWorkflow
 from infra.events import UploadTrigger
 from infra.functions import (
     METRICS_NAMESPACE,
@@ -34,6 +35,7 @@ OUTPUT_KEYS = (
     "TableName",
     "TopicArn",
     "ConsoleUrl",
+    "BackfillStateMachineArn",
 )
 
 
@@ -82,8 +84,21 @@ class FacePipeStack(Stack):
             bucket_name=storage.bucket.bucket_name,
             state_machine=workflow.state_machine,
         )
+        backfill = BackfillWorkflow(
+            self,
+            "Backfill",
+            bucket=storage.bucket,
+            upload_prefix=UPLOAD_PREFIX,
+            table=table.table,
+            alerts=alerts,
+            detect=functions.detect,
+            persist=functions.persist,
+            notify=functions.notify,
+            detect_faces_tps=settings.detect_faces_tps,
+            log_retention=retention,
+        )
         self._alarms(alerts, trigger)
-        self._outputs(storage, table, alerts, workflow)
+        self._outputs(storage, table, alerts, workflow, backfill)
 
     def _alarms(self, alerts: Alerts, trigger: UploadTrigger) -> None:
         """Alarms that need a person. A rejected image (not JPEG/PNG, too large, gone) is
@@ -175,6 +190,7 @@ class FacePipeStack(Stack):
         table: FaceRecordTable,
         alerts: Alerts,
         workflow: FacePipelineWorkflow,
+        backfill: BackfillWorkflow,
     ) -> None:
         arn = workflow.state_machine.state_machine_arn
         values = {
@@ -188,6 +204,7 @@ class FacePipeStack(Stack):
                 "?region=${AWS::Region}#/statemachines/view/${StateMachineArn}",
                 {"StateMachineArn": arn},
             ),
+            "BackfillStateMachineArn": backfill.state_machine.state_machine_arn,
         }
         for key in OUTPUT_KEYS:
             CfnOutput(self, key, value=values[key])

@@ -18,6 +18,8 @@ class StackOutputs:
     table_name: str
     topic_arn: str | None = None
     console_url: str | None = None
+    # Stacks deployed before the backfill have no such output.
+    backfill_state_machine_arn: str | None = None
 
     @property
     def region(self) -> str:
@@ -49,6 +51,7 @@ def outputs_from_stack(stack: dict[str, Any]) -> StackOutputs:
         table_name=values["TableName"],
         topic_arn=values.get("TopicArn"),
         console_url=values.get("ConsoleUrl"),
+        backfill_state_machine_arn=values.get("BackfillStateMachineArn"),
     )
 
 

@@ -41,6 +41,17 @@ class Synthesized:
         assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
         return next(iter(found.items()))
 
+    def pipeline_machine(self) -> tuple[str, dict[str, Any]]:
+        """The per-image state machine (statemachine/face_pipeline.asl.json); the stack's
+        other one is the backfill, named ``<stack>-Backfill``."""
+        found = [
+            (logical_id, resource)
+            for logical_id, resource in self.resources("AWS::StepFunctions::StateMachine").items()
+            if not str(resource["Properties"].get("StateMachineName", "")).endswith("-Backfill")
+        ]
+        assert len(found) == 1, f"expected one per-image state machine, found {found}"
+        return found[0]
+
     def function(self, step: str) -> tuple[str, dict[str, Any]]:
         """The Lambda whose handler is ``lambdas.<step>.handler.lambda_handler``."""
         handler = f"lambdas.{step}.handler.lambda_handler"

@@ -11,6 +11,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = REPO_ROOT / "statemachine" / "face_pipeline.asl.json"
+BACKFILL = REPO_ROOT / "statemachine" / "backfill.asl.json"
 
 
 def asl_validator() -> str:
@@ -33,8 +34,9 @@ def validate(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_definition_is_valid_asl() -> None:
-    result = validate(DEFINITION)
+@pytest.mark.parametrize("definition", [DEFINITION, BACKFILL], ids=lambda path: path.name)
+def test_definition_is_valid_asl(definition: Path) -> None:
+    result = validate(definition)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -200,7 +200,7 @@ def test_each_function_role_allows_exactly_what_its_code_calls(
 
 
 def test_state_machine_invokes_exactly_the_three_functions(default_stack: Synthesized) -> None:
-    _, machine = default_stack.only("AWS::StepFunctions::StateMachine")
+    _, machine = default_stack.pipeline_machine()
     statements = role_statements(default_stack, machine["Properties"]["RoleArn"]["Fn::GetAtt"][0])
     (invoke,) = [s for s in statements if "lambda:InvokeFunction" in _as_list(s["Action"])]
     assert sorted(map(str, invoke["Resource"])) == sorted(

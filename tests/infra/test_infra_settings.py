@@ -55,6 +55,10 @@ def test_cli_strings_are_parsed() -> None:
         ({"faceAttributes": "SOME"}, "faceAttributes='SOME': expected one of DEFAULT, ALL"),
         ({"logRetentionDays": 10}, "logRetentionDays=10: CloudWatch Logs accepts one of"),
         ({"stackName": "1stack"}, "stackName='1stack'"),
+        ({"detectFacesTps": "fast"}, "detectFacesTps='fast': expected the account's DetectFaces"),
+        ({"detectFacesTps": 0}, "a whole number from 1 to 10,000"),
+        ({"detectFacesTps": "10001"}, "a whole number from 1 to 10,000"),
+        ({"detectFacesTps": 2.5}, "a whole number from 1 to 10,000"),
     ],
 )
 def test_bad_values_are_explained(context: dict, message: str) -> None:

@@ -150,6 +150,7 @@ def _execution_log_group(stack: Synthesized) -> str:
         logical_id
         for logical_id, group in stack.resources("AWS::Logs::LogGroup").items()
         if str(group["Properties"].get("LogGroupName", "")).startswith("/aws/vendedlogs/states/")
+        and str(group["Properties"]["LogGroupName"]).endswith("-FacePipeline")
     ]
     return logical_id
 
@@ -161,7 +162,7 @@ def test_express_notify_links_emails_to_the_execution_log_group(express_stack: S
     assert variables["WORKFLOW_TYPE"] == "EXPRESS"
     group_id = _execution_log_group(express_stack)
     assert variables["WORKFLOW_LOG_GROUP"] == ref(group_id)
-    _, machine = express_stack.only("AWS::StepFunctions::StateMachine")
+    _, machine = express_stack.pipeline_machine()
     [destination] = machine["Properties"]["LoggingConfiguration"]["Destinations"]
     assert destination["CloudWatchLogsLogGroup"]["LogGroupArn"] == arn_of(group_id)
 
@@ -243,7 +244,7 @@ def test_no_vpc_variant_has_no_network(no_vpc_stack: Synthesized) -> None:
 def test_state_machine_is_the_asl_file_with_the_three_functions(
     default_stack: Synthesized,
 ) -> None:
-    _, machine = default_stack.only("AWS::StepFunctions::StateMachine")
+    _, machine = default_stack.pipeline_machine()
     props = machine["Properties"]
     definition_text = (REPO_ROOT / "statemachine" / "face_pipeline.asl.json").read_text()
     assert props["DefinitionString"] == definition_text
@@ -265,7 +266,8 @@ def test_state_machine_is_the_asl_file_with_the_three_functions(
 
 
 def test_express_variant_via_context(express_stack: Synthesized) -> None:
-    express_stack.assertions.resource_count_is("AWS::StepFunctions::StateMachine", 1)
+    # The per-image machine and the backfill (always STANDARD: it runs a Distributed Map).
+    express_stack.assertions.resource_count_is("AWS::StepFunctions::StateMachine", 2)
     express_stack.assertions.has_resource_properties(
         "AWS::StepFunctions::StateMachine",
         {
@@ -282,7 +284,7 @@ def test_upload_rule_uses_the_shared_pattern_and_targets_the_workflow(
     default_stack: Synthesized,
 ) -> None:
     bucket_id, _ = _images_bucket(default_stack)
-    machine_id, _ = default_stack.only("AWS::StepFunctions::StateMachine")
+    machine_id, _ = default_stack.pipeline_machine()
     queue_id, queue = default_stack.only("AWS::SQS::Queue")
     _, rule = default_stack.only("AWS::Events::Rule")
     pattern_text = (REPO_ROOT / "statemachine" / "upload_rule.json").read_text()
@@ -436,9 +438,10 @@ def test_outputs(default_stack: Synthesized) -> None:
         "TableName",
         "TopicArn",
         "ConsoleUrl",
+        "BackfillStateMachineArn",
     }
     assert outputs["UploadPrefix"]["Value"] == "uploads/"
-    machine_id, _ = default_stack.only("AWS::StepFunctions::StateMachine")
+    machine_id, _ = default_stack.pipeline_machine()
     assert outputs["StateMachineArn"]["Value"] == ref(machine_id)
     console = json.dumps(outputs["ConsoleUrl"]["Value"])
     assert "console.aws.amazon.com/states/home" in console

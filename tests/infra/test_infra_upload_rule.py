@@ -22,6 +22,7 @@ from infra_synth import Synthesized
 from moto.events.models import EventPattern as MotoEventPattern
 
 from facepipe.local.eventpattern import EventPattern, EventPatternError, pattern_complexity
+from infra.backfill import RESULTS_PREFIX
 from infra.sources import SourceFileError, upload_rule_pattern
 from infra.storage import UPLOAD_PREFIX
 
@@ -146,13 +147,20 @@ def test_rejects_other_sources(rule: EventPattern) -> None:
     assert not rule.matches(event)
 
 
-def test_the_functions_cannot_write_to_the_bucket(default_stack: Synthesized) -> None:
-    """Nothing the pipeline runs can put an object anywhere, under uploads/ or not."""
+def test_nothing_the_pipeline_runs_can_write_under_uploads(default_stack: Synthesized) -> None:
+    """No function can put an object anywhere; the one writer is the backfill's ResultWriter,
+    and only under its results prefix, outside uploads/ (so its files start no execution:
+    tests/infra/test_infra_backfill.py matches their events against this rule)."""
+    writers = []
     for policy in default_stack.resources("AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = statement["Action"]
             actions = actions if isinstance(actions, list) else [actions]
-            assert not [a for a in actions if a.startswith("s3:Put") or a == "s3:*"]
+            assert "s3:*" not in actions
+            if [a for a in actions if a.startswith("s3:Put")]:
+                writers.append(json.dumps(statement["Resource"]))
+    assert len(writers) == 1
+    assert writers[0].endswith(f'"/{RESULTS_PREFIX}/*"]]}}')
 
 
 def test_bucket_placeholder_is_required(tmp_path: Path) -> None:
