@@ -28,10 +28,8 @@ def _classes(svg: str, state: str) -> set[str]:
 def test_each_state_sits_below_every_state_that_leads_to_it() -> None:
     graph = build_graph(_pipeline())
     rows = assign_rows(graph)
-    assert rows["IsVersioned"] == 0
-    assert rows["Normalise"] == rows["NormaliseUnversioned"] == 1
-    assert rows["Detect"] == 2 and rows["Persist"] == 3
-    assert rows["Notify"] == rows["HasFaces"] + 1 == rows["NoFaces"]
+    assert rows["Detect"] == 0 and rows["Persist"] == 1 and rows["HasFaces"] == 2
+    assert rows["Notify"] == rows["HasFaces"] + 1 == rows["NoFaces"] == rows["Superseded"]
     # Reached from Detect, Persist and Notify (their Catch): below all three.
     assert rows["RecordFailure"] == rows["Notify"] + 1
     layout = layout_graph(graph)
@@ -75,7 +73,12 @@ def test_choice_branches_and_default_are_labelled_edges() -> None:
     svg = render_svg(build_graph(_pipeline()))
     choice = re.search(r'<g class="edge edge-choice" data-source="HasFaces" data-target="Notify">'
                        r".*?</g>", svg)  # fmt: skip
-    assert choice and "$.detection.faceCount &gt; 0" in choice.group(0)
+    # A JSONata Condition is labelled with its expression, without the {% %} around it.
+    assert choice and "$states.input.detection.faceCount &gt; 0" in choice.group(0)
+    assert "{%" not in choice.group(0)
+    stale = re.search(r'<g class="edge edge-choice" data-source="HasFaces" '
+                      r'data-target="Superseded">.*?</g>', svg)  # fmt: skip
+    assert stale and "$states.input.record.outcome = &#x27;STALE&#x27;" in stale.group(0)
     assert 'class="edge edge-default" data-source="HasFaces" data-target="NoFaces"' in svg
 
 
