@@ -225,3 +225,18 @@ def test_state_transitions_per_image_as_standard_bills_them(machine):
     notify_refused = Stubs(faces=1)
     notify_refused.notify_failure = AuthorizationErrorException("not authorized")
     assert _billed(machine, notify_refused) == 6
+
+
+def test_an_event_without_a_field_the_image_needs_fails_before_any_step(machine):
+    """As Normalise's JSONPath did (States.Runtime), Detect's Arguments refuse an event that
+    lacks a field: a JSONata expression that returns nothing is States.QueryEvaluationError
+    (https://docs.aws.amazon.com/step-functions/latest/dg/transforming-data.html). The Catch
+    takes it, and its Output fails the same way, so no step runs and no record is written."""
+    event = upload_event()
+    del event["detail"]["object"]["etag"]
+    stubs = Stubs()
+    result = machine.run(event, resolver=stubs.resolver(), clock=FakeClock())
+    assert (result.status, result.error) == ("FAILED", "States.QueryEvaluationError")
+    assert "'$states.input.detail.object.etag'" in (result.cause or "")
+    assert stubs.calls == {"detect": [], "persist": [], "notify": []}
+    assert _states_entered(result) == ["Detect"]
