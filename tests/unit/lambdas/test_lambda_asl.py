@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lambda_factories import normalised_image, object_created_event
 
+from facepipe.engine import FakeClock, StateMachine
 from lambdas.common.errors import PERMANENT_IMAGE_ERRORS, TRANSIENT_ERRORS
 
 ASL_PATH = Path(__file__).parents[3] / "statemachine" / "face_pipeline.asl.json"
@@ -168,3 +170,27 @@ def test_detect_builds_the_image_from_the_event_once_the_same_way_everywhere(def
         assert definition["States"][name]["Arguments"]["Payload"]["image"] == (
             "{% $states.input.image %}"
         )
+
+
+@pytest.mark.parametrize("version_id", ["3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", None])
+def test_the_factories_image_is_the_one_the_definition_builds(version_id):
+    """The unit tests' payloads (lambda_factories.normalised_image) are the ASL's own."""
+    event = object_created_event("uploads/team photo+1.jpg", version_id=version_id)
+    sent: list[Any] = []
+
+    def detect(payload: Any, context: Any) -> dict[str, Any]:
+        sent.append(payload["image"])
+        key = payload["image"]["key"]
+        return {"faceCount": 0, "faces": [], "attributes": "DEFAULT", "minConfidence": 90,
+                "detectedAt": "2026-11-25T11:00:01Z", "objectKey": key}  # fmt: skip
+
+    def persist(payload: Any, context: Any) -> dict[str, Any]:
+        return {"status": "DETECTED", "outcome": "WRITTEN", "faceCount": 0}
+
+    functions = {name.strip("${}"): f"arn:aws:lambda:eu-west-1:1:function:{name.strip('${}')}"
+                 for name in SUBSTITUTIONS}  # fmt: skip
+    machine = StateMachine(ASL_PATH.read_text(encoding="utf-8"), functions)
+    resolver = {functions["DetectFunctionArn"]: detect, functions["PersistFunctionArn"]: persist}
+    result = machine.run(event, resolver=resolver, clock=FakeClock())
+    assert result.status == "SUCCEEDED", result.cause
+    assert sent == [normalised_image(event)]
