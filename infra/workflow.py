@@ -1,4 +1,11 @@
-"""The Step Functions state machine, built from statemachine/face_pipeline.asl.json."""
+"""The Step Functions state machine, built from statemachine/face_pipeline.asl.json.
+
+The definition is JSONata (`"QueryLanguage": "JSONata"` at the top). CDK passes the file's
+text unchanged as DefinitionString (`DefinitionBody.from_string`) and the three function ARNs
+as DefinitionSubstitutions, which CloudFormation replaces in `${...}` placeholders whatever
+the query language: JSONata's own `{% %}` expressions never contain `${`, so the three
+placeholders are the only ones (tests/unit/lambdas/test_lambda_asl.py).
+"""
 
 from __future__ import annotations
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from html import escape
 
-from facepipe.console.layout import GraphLayout, PlacedState, layout_graph
+from facepipe.console.layout import ROW_GAP, GraphLayout, PlacedState, layout_graph
 from facepipe.graph.history import ExecutionSummary, StateRun, StateStatus
 from facepipe.graph.model import Edge, EdgeKind, StateGraph
 
 LABEL_LIMIT = 40
+LANE_GAP = 40  # a Catch lane clears the Retry loops drawn on the states' right
 
 _DEFS = (
     "<defs>"
@@ -31,10 +32,15 @@ def _short(label: str) -> str:
     return label if len(label) <= LABEL_LIMIT else label[: LABEL_LIMIT - 1] + "…"
 
 
+# A JSONata Condition reads its data as `$states.input.<field>`; the drawing says `<field>`
+# (the tooltip keeps the whole expression).
+_JSONATA_INPUT = "$states.input."
+
+
 def _display_label(edge: Edge) -> str:
     """Catch edges name their first error and count the rest (the tooltip lists them all)."""
     if edge.kind is not EdgeKind.CATCH:
-        return edge.label
+        return edge.label.replace(_JSONATA_INPUT, "")
     errors = [e.strip() for e in edge.label.replace("|", ",").split(",") if e.strip()]
     more = f" +{len(errors) - 1}" if len(errors) > 1 else ""
     return f"catch: {errors[0]}{more}" if errors else "catch"
@@ -60,9 +66,22 @@ def _taken_pairs(summary: ExecutionSummary | None) -> set[tuple[str, str]]:
     return set(zip(summary.path, summary.path[1:], strict=False))
 
 
-def _edge_svg(edge: Edge, source: PlacedState, target: PlacedState, taken: bool) -> str:
+def _edge_svg(
+    edge: Edge, source: PlacedState, target: PlacedState, taken: bool, lane: float | None = None
+) -> str:
     classes = f"edge edge-{edge.kind.value}" + (" taken" if taken else "")
     marker = "arrow-taken" if taken else "arrow"
+    if target.y > source.y and lane is not None:
+        # Past the states of the rows in between: down a lane on their right, into the
+        # target from above; the label just below the source, ending at the lane.
+        sx, sy, tx, ty = source.x + source.width - 16, source.bottom, target.centre_x, target.y
+        top, bottom = sy + ROW_GAP / 2, ty - ROW_GAP / 2
+        path = (
+            f"M{sx:.1f},{sy:.1f} C{sx:.1f},{top:.1f} {lane:.1f},{sy:.1f} {lane:.1f},{top:.1f}"
+            f" L{lane:.1f},{bottom:.1f} C{lane:.1f},{ty:.1f} {tx:.1f},{bottom:.1f}"
+            f" {tx:.1f},{ty:.1f}"
+        )
+        return _edge_group(edge, classes, marker, path, (lane - 6, sy + 16), "end")
     if target.y > source.y:
         # Catch routes leave from the lower right corner, so they do not run down the main path.
         catch = edge.kind is EdgeKind.CATCH
@@ -78,7 +97,12 @@ def _edge_svg(edge: Edge, source: PlacedState, target: PlacedState, taken: bool)
     (x0, y0), (x1, y1), (x2, y2), (x3, y3) = points
     path = f"M{x0:.1f},{y0:.1f} C{x1:.1f},{y1:.1f} {x2:.1f},{y2:.1f} {x3:.1f},{y3:.1f}"
     # Labels sit near the target end, where branches of one Choice have moved apart.
-    lx, ly = _bezier_point(points, 0.78)
+    return _edge_group(edge, classes, marker, path, _bezier_point(points, 0.78), "middle")
+
+
+def _edge_group(
+    edge: Edge, classes: str, marker: str, path: str, at: tuple[float, float], anchor: str
+) -> str:
     parts = [
         f'<g class="{classes}" data-source="{escape(edge.source)}"'
         f' data-target="{escape(edge.target)}">',
@@ -87,11 +111,28 @@ def _edge_svg(edge: Edge, source: PlacedState, target: PlacedState, taken: bool)
     if edge.label:
         full = f"catch: {edge.label}" if edge.kind is EdgeKind.CATCH else edge.label
         parts.append(
-            f'<text class="edge-label" x="{lx:.1f}" y="{ly:.1f}" text-anchor="middle">'
+            f'<text class="edge-label" x="{at[0]:.1f}" y="{at[1]:.1f}" text-anchor="{anchor}">'
             f"<title>{escape(full)}</title>{escape(_short(_display_label(edge)))}</text>"
         )
     parts.append("</g>")
     return "".join(parts)
+
+
+def _catch_lanes(layout: GraphLayout) -> dict[Edge, float]:
+    """For each Catch edge that passes states on its way down: a lane right of them all."""
+    lanes = {}
+    for edge in _merged_edges(layout.graph):
+        source, target = layout.states.get(edge.source), layout.states.get(edge.target)
+        if edge.kind is not EdgeKind.CATCH or source is None or target is None:
+            continue
+        between = [
+            state.x + state.width
+            for state in layout.states.values()
+            if state.y >= source.bottom and state.bottom <= target.y
+        ]
+        if between:
+            lanes[edge] = max(between) + LANE_GAP
+    return lanes
 
 
 def _bezier_point(points: tuple[tuple[float, float], ...], t: float) -> tuple[float, float]:
@@ -163,9 +204,14 @@ def _graph_body(
     scope: str,
 ) -> str:
     taken = _taken_pairs(summary)
+    lanes = _catch_lanes(layout)
     edges = [
         _edge_svg(
-            e, layout.states[e.source], layout.states[e.target], (e.source, e.target) in taken
+            e,
+            layout.states[e.source],
+            layout.states[e.target],
+            (e.source, e.target) in taken,
+            lanes.get(e),
         )
         for e in _merged_edges(layout.graph)
         if e.source in layout.states and e.target in layout.states
@@ -178,7 +224,8 @@ def render_svg(graph: StateGraph, summary: ExecutionSummary | None = None) -> st
     """The whole state machine as one ``<svg>`` element, coloured by ``summary`` if given."""
     layout = layout_graph(graph)
     runs = summary.states if summary is not None else None
-    width, height = layout.width + 60, layout.height  # room for Retry loops and back edges
+    # Room for Retry loops, back edges and Catch lanes (at most LANE_GAP past the states).
+    width, height = layout.width + 60, layout.height
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="state-graph" role="img"'
         f' aria-label="state machine graph" viewBox="-30 0 {width:.0f} {height:.0f}"'

@@ -5,7 +5,7 @@ the ASL JSON and GetExecutionHistory-shaped events, so a real AWS execution's hi
 the same way as a local one.
 """
 
-from facepipe.graph.history import StateRun, StateStatus, summarize_history
+from facepipe.graph.history import StateRun, StateStatus, billed_transitions, summarize_history
 from facepipe.graph.model import Edge, EdgeKind, StateGraph, StateNode, build_graph
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "StateNode",
     "StateRun",
     "StateStatus",
+    "billed_transitions",
     "build_graph",
     "summarize_history",
 ]

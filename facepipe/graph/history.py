@@ -85,6 +85,26 @@ _TERMINAL = {
 }
 
 
+def billed_transitions(events: list[dict[str, Any]]) -> int:
+    """State transitions as Step Functions bills a Standard execution for these events.
+
+    "Step Functions counts a state transition each time a step of your workflow is executed
+    ... including retries", and "each retry will be charged as an additional state
+    transition" (https://aws.amazon.com/step-functions/pricing/): one per state entered (a
+    Choice, Succeed or Fail state too), plus one per Task attempt after a state's first.
+    """
+    transitions = attempts = 0
+    for event in events:
+        kind: str = event.get("type", "")
+        if kind.endswith("StateEntered"):
+            transitions += 1
+            attempts = 0
+        elif kind in _SCHEDULED:
+            attempts += 1
+            transitions += attempts > 1
+    return transitions
+
+
 def summarize_history(events: list[dict[str, Any]], state_names: list[str]) -> ExecutionSummary:
     """Fold the events into a :class:`StateRun` per state of ``state_names`` (top level)."""
     runs = {name: StateRun(name) for name in state_names}

@@ -74,8 +74,11 @@ def _choice_label(rule: dict[str, Any]) -> str:
             return f" {key.lower()} ".join(_choice_label(sub) for sub in value)
         if key == "Not":
             return f"not ({_choice_label(value)})"
-        if key == "Condition":  # JSONata Choice rules
-            return str(value)
+        if key == "Condition":  # JSONata Choice rules: the expression without its {% %}
+            text = str(value).strip()
+            if text.startswith("{%") and text.endswith("%}"):
+                text = text[2:-2].strip()
+            return text
         if key.startswith("Is"):  # IsPresent, IsNull, IsString, ...: a type or presence test
             verb = "is" if value else "is not"
             return f"{rule.get('Variable', '')} {verb} {key[2:].lower()}"

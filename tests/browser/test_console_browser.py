@@ -11,7 +11,7 @@ from console_harness import FOREIGN_HOST, TEST_UPLOAD_LIMIT, RunningConsole
 
 pytestmark = pytest.mark.browser
 
-PATH_WITH_FACES = ["IsVersioned", "Normalise", "Detect", "Persist", "IsLatestEvent", "HasFaces"]
+PATH_WITH_FACES = ["Detect", "Persist", "HasFaces"]
 EXECUTION_TIMEOUT_MS = 120_000  # the first detection loads the model
 
 
@@ -68,9 +68,9 @@ def test_upload_follow_and_read_an_execution_with_a_face(
     page.select_option("#status-filter", "")
 
     _open_execution(page, "uploads/portrait.jpg")
-    for name in [*PATH_WITH_FACES, "Notify", "Done"]:
+    for name in [*PATH_WITH_FACES, "Notify"]:
         assert _state_status(page, name) == "succeeded", name
-    for name in ("NoFaces", "Superseded", "RecordFailure", "Failed", "NormaliseUnversioned"):
+    for name in ("NoFaces", "Superseded", "RecordFailure", "Failed"):
         assert _state_status(page, name) == "not_reached", name
     taken = page.locator('#graph .edge.taken[data-source="HasFaces"]')
     assert taken.get_attribute("data-target") == "Notify"

@@ -49,6 +49,21 @@ def test_validator_rejects_a_broken_definition(tmp_path: Path) -> None:
     assert result.returncode != 0
 
 
+def test_validator_holds_the_definition_to_jsonata_rules(tmp_path: Path) -> None:
+    """asl-validator 4 reads `"QueryLanguage": "JSONata"` and applies the JSONata schema: a
+    JSONPath field in a JSONata state is refused, as Step Functions refuses it
+    (https://docs.aws.amazon.com/step-functions/latest/dg/transforming-data.html). It does
+    not look inside a Catch; tests/unit/lambdas/test_lambda_asl.py checks those."""
+    definition = json.loads(DEFINITION.read_text(encoding="utf-8"))
+    assert definition["QueryLanguage"] == "JSONata"
+    definition["States"]["Persist"]["ResultPath"] = "$.record"
+    with_jsonpath = tmp_path / "with_jsonpath.asl.json"
+    with_jsonpath.write_text(json.dumps(definition))
+    result = validate(with_jsonpath)
+    assert result.returncode != 0
+    assert "/States/Persist" in result.stdout + result.stderr
+
+
 def test_a_missing_validator_fails_the_run_instead_of_skipping(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

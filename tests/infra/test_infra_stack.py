@@ -458,5 +458,5 @@ def test_every_task_in_the_definition_invokes_a_granted_function() -> None:
     assert tasks
     for task in tasks:
         assert task["Resource"] == "arn:aws:states:::lambda:invoke"
-        assert task["Parameters"]["FunctionName"] in placeholders
-    assert {task["Parameters"]["FunctionName"] for task in tasks} == placeholders
+        assert task["Arguments"]["FunctionName"] in placeholders
+    assert {task["Arguments"]["FunctionName"] for task in tasks} == placeholders

@@ -41,7 +41,7 @@ def services(tmp_path: Path) -> LocalServices:
 
 
 def normalise(event: dict[str, Any]) -> ImageRef:
-    """What the state machine's Normalise state passes to the steps, read as they read it."""
+    """The image the state machine's Detect Arguments pass to the steps, read as they read it."""
     obj = event["detail"]["object"]
     return ImageRef.from_state(
         {

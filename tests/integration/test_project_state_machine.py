@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from facepipe.engine import FakeClock, StateMachine
+from facepipe.graph import billed_transitions
 
 DEFINITION = Path(__file__).resolve().parents[2] / "statemachine" / "face_pipeline.asl.json"
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:facepipe-{}"
@@ -59,6 +60,7 @@ class Stubs:
         self.outcome = outcome
         self.calls: dict[str, list[Any]] = {"detect": [], "persist": [], "notify": []}
         self.detect_failures: list[Exception] = []
+        self.notify_failure: Exception | None = None
 
     def resolver(self) -> dict[str, Any]:
         return {ARN.format(name): getattr(self, name) for name in self.calls}
@@ -80,6 +82,8 @@ class Stubs:
 
     def notify(self, event: Any, context: Any) -> dict[str, Any]:
         self.calls["notify"].append(event)
+        if self.notify_failure is not None:
+            raise self.notify_failure
         return {"sent": True, "messageId": "msg-1"}
 
 
@@ -97,10 +101,7 @@ def test_image_with_faces_is_detected_recorded_and_notified(machine):
     stubs = Stubs(faces=2)
     result = machine.run(upload_event(), resolver=stubs.resolver(), clock=FakeClock())
     assert result.status == "SUCCEEDED", (result.error, result.cause)
-    assert _states_entered(result) == [
-        "IsVersioned", "Normalise", "Detect", "Persist", "IsLatestEvent", "HasFaces", "Notify",
-        "Done",
-    ]  # fmt: skip
+    assert _states_entered(result) == ["Detect", "Persist", "HasFaces", "Notify"]
     image = stubs.calls["detect"][0]["image"]
     assert image == {
         "bucket": "facepipe-uploads",
@@ -128,15 +129,17 @@ def test_image_without_faces_takes_the_no_faces_branch(machine):
 def test_stale_event_is_superseded_without_notifying(machine):
     stubs = Stubs(faces=3, outcome="STALE")
     result = machine.run(upload_event(), resolver=stubs.resolver(), clock=FakeClock())
-    assert _states_entered(result)[-2:] == ["IsLatestEvent", "Superseded"]
+    assert _states_entered(result) == ["Detect", "Persist", "HasFaces", "Superseded"]
     assert stubs.calls["notify"] == []
 
 
 def test_unversioned_object_gets_the_null_version(machine):
     stubs = Stubs()
     result = machine.run(upload_event(None), resolver=stubs.resolver(), clock=FakeClock())
-    assert "NormaliseUnversioned" in _states_entered(result)
-    assert stubs.calls["detect"][0]["image"]["versionId"] == "null"
+    assert _states_entered(result) == ["Detect", "Persist", "HasFaces", "Notify"]
+    for step in ("detect", "persist", "notify"):
+        assert stubs.calls[step][0]["image"]["versionId"] == "null", step
+    assert result.output["image"]["versionId"] == "null"
 
 
 def test_throttled_detect_is_retried_with_backoff_and_succeeds(machine):
@@ -176,3 +179,64 @@ def test_unexpected_error_is_caught_by_states_all(machine):
     result = machine.run(upload_event(), resolver=stubs.resolver(), clock=FakeClock())
     assert (result.status, result.error) == ("FAILED", "KeyError")
     assert "RecordFailure" in _states_entered(result)
+
+
+class AuthorizationErrorException(Exception):
+    """Named as SNS names a refused Publish (a failure no retry mends)."""
+
+
+def test_a_notify_failure_is_recorded_with_the_image_and_fails_the_execution(machine):
+    stubs = Stubs(faces=1)
+    stubs.notify_failure = AuthorizationErrorException("not authorized to publish")
+    result = machine.run(upload_event(), resolver=stubs.resolver(), clock=FakeClock())
+    assert (result.status, result.error) == ("FAILED", "AuthorizationErrorException")
+    assert _states_entered(result) == [
+        "Detect", "Persist", "HasFaces", "Notify", "RecordFailure", "Failed",
+    ]  # fmt: skip
+    recorded = stubs.calls["persist"][1]  # RecordFailure reuses the persist function
+    assert recorded["image"] == stubs.calls["notify"][0]["image"]
+    assert recorded["error"]["Error"] == "AuthorizationErrorException"
+    assert set(recorded) == {"image", "error", "executionArn"}
+
+
+def _billed(machine: StateMachine, stubs: Stubs, event: dict[str, Any] | None = None) -> int:
+    result = machine.run(event or upload_event(), resolver=stubs.resolver(), clock=FakeClock())
+    return billed_transitions(result.history)
+
+
+def test_state_transitions_per_image_as_standard_bills_them(machine):
+    """Each state entered is one transition, each retry one more (AWS Step Functions pricing,
+    https://aws.amazon.com/step-functions/pricing/: "Step Functions counts a state transition
+    each time a step of your workflow is executed ... including retries").
+
+    The goal of issue 11: at most 5 for an image with faces, 12.5 % of Rekognition's $1.00
+    per 1,000 images at $0.025 per 1,000 transitions. The JSONPath design took 8.
+    """
+    assert _billed(machine, Stubs(faces=2)) == 4 <= 5
+    assert _billed(machine, Stubs(faces=2), upload_event(None)) == 4  # unversioned bucket
+    assert _billed(machine, Stubs(faces=0)) == 4
+    assert _billed(machine, Stubs(faces=2, outcome="STALE")) == 4
+    rejected = Stubs()
+    rejected.detect_failures = [InvalidImageFormatException("Request has invalid image format")]
+    assert _billed(machine, rejected) == 3  # Detect, RecordFailure, Failed
+    throttled = Stubs(faces=1)
+    throttled.detect_failures = [ThrottlingException("Rate exceeded")]
+    assert _billed(machine, throttled) == 5  # one retry
+    notify_refused = Stubs(faces=1)
+    notify_refused.notify_failure = AuthorizationErrorException("not authorized")
+    assert _billed(machine, notify_refused) == 6
+
+
+def test_an_event_without_a_field_the_image_needs_fails_before_any_step(machine):
+    """As Normalise's JSONPath did (States.Runtime), Detect's Arguments refuse an event that
+    lacks a field: a JSONata expression that returns nothing is States.QueryEvaluationError
+    (https://docs.aws.amazon.com/step-functions/latest/dg/transforming-data.html). The Catch
+    takes it, and its Output fails the same way, so no step runs and no record is written."""
+    event = upload_event()
+    del event["detail"]["object"]["etag"]
+    stubs = Stubs()
+    result = machine.run(event, resolver=stubs.resolver(), clock=FakeClock())
+    assert (result.status, result.error) == ("FAILED", "States.QueryEvaluationError")
+    assert "'$states.input.detail.object.etag'" in (result.cause or "")
+    assert stubs.calls == {"detect": [], "persist": [], "notify": []}
+    assert _states_entered(result) == ["Detect"]

@@ -82,19 +82,15 @@ def with_faces_history(execution_input: dict[str, Any], faces: int = 1) -> list[
     detection = {"faceCount": faces, "faces": [], "attributes": "DEFAULT", "minConfidence": 90}
     image = {"bucket": "b", "key": "k", "versionId": "v"}
     h = HistoryBuilder(execution_input)
-    h.enter("IsVersioned", "Choice").exit("IsVersioned", "Choice")
-    h.enter("Normalise", "Pass").exit("Normalise", "Pass", {"image": image})
     h.enter("Detect", "Task").task_attempt(40, "Lambda.TooManyRequestsException")
     h.task_attempt(180).exit("Detect", "Task", {"image": image, "detection": detection})
     record = {"status": "DETECTED", "outcome": "WRITTEN", "faceCount": faces}
     h.enter("Persist", "Task").task_attempt(30)
     h.exit("Persist", "Task", {**h.state, "record": record})
-    h.enter("IsLatestEvent", "Choice").exit("IsLatestEvent", "Choice")
     h.enter("HasFaces", "Choice").exit("HasFaces", "Choice")
     if faces:
         h.enter("Notify", "Task").task_attempt(60)
         h.exit("Notify", "Task", {**h.state, "notification": {"sent": True, "messageId": "m-1"}})
-        h.enter("Done", "Succeed").exit("Done", "Succeed")
     else:
         h.enter("NoFaces", "Succeed").exit("NoFaces", "Succeed")
     return h.succeed()
@@ -103,8 +99,6 @@ def with_faces_history(execution_input: dict[str, Any], faces: int = 1) -> list[
 def caught_failure_history(execution_input: dict[str, Any]) -> list[dict[str, Any]]:
     """Detect fails with InvalidImageFormatException, Catch -> RecordFailure -> Failed."""
     h = HistoryBuilder(execution_input)
-    h.enter("IsVersioned", "Choice").exit("IsVersioned", "Choice")
-    h.enter("Normalise", "Pass").exit("Normalise", "Pass")
     h.enter("Detect", "Task").task_attempt(20, "InvalidImageFormatException")
     h.enter("RecordFailure", "Task").task_attempt(25)
     h.exit("RecordFailure", "Task")

@@ -45,7 +45,7 @@ def test_the_console_lists_and_draws_the_stacks_executions(deployed_stack: Deplo
 
         detail = _get(server.url + "/api/execution?arn=" + quote(done))
         assert detail["states"]["Detect"]["retries"] == 1
-        assert detail["path"][-2:] == ["Notify", "Done"]
+        assert detail["path"] == ["Detect", "Persist", "HasFaces", "Notify"]
         assert 'data-state="Notify"' in detail["graphSvg"]
         assert detail["record"]["status"] == "DETECTED"
         assert detail["email"]["to"].startswith("arn:aws:sns:")

@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 from moto_stack import object_created
 
 from facepipe.aws.executions import execution_history
-from facepipe.graph import StateStatus, build_graph, summarize_history
+from facepipe.graph import StateStatus, billed_transitions, build_graph, summarize_history
 from facepipe.resources import state_machine_path
 
 ARN = "arn:aws:states:eu-west-1:123456789012:execution:FacePipeline:0b1c"
@@ -45,7 +45,7 @@ def test_an_aws_history_colours_the_path_with_retries_and_durations() -> None:
     events = with_faces_history(object_created("b", "uploads/a.jpg", "v1"))
     summary = summarize_history(events, list(graph.nodes))
     assert summary.status == "SUCCEEDED"
-    assert summary.path[-3:] == ["HasFaces", "Notify", "Done"]
+    assert summary.path == ["Detect", "Persist", "HasFaces", "Notify"]
     detect = summary.states["Detect"]
     assert detect.status is StateStatus.SUCCEEDED and detect.retries == 1
     assert detect.failures == [
@@ -53,6 +53,7 @@ def test_an_aws_history_colours_the_path_with_retries_and_durations() -> None:
     ]
     assert detect.duration_ms is not None and detect.duration_ms >= 220
     assert summary.states["NoFaces"].status is StateStatus.NOT_REACHED
+    assert billed_transitions(events) == 5  # four states, one retry of Detect
 
 
 def test_an_aws_history_with_a_caught_error_marks_the_catch_route() -> None:

@@ -28,10 +28,8 @@ def _classes(svg: str, state: str) -> set[str]:
 def test_each_state_sits_below_every_state_that_leads_to_it() -> None:
     graph = build_graph(_pipeline())
     rows = assign_rows(graph)
-    assert rows["IsVersioned"] == 0
-    assert rows["Normalise"] == rows["NormaliseUnversioned"] == 1
-    assert rows["Detect"] == 2 and rows["Persist"] == 3
-    assert rows["Notify"] == rows["HasFaces"] + 1 == rows["NoFaces"]
+    assert rows["Detect"] == 0 and rows["Persist"] == 1 and rows["HasFaces"] == 2
+    assert rows["Notify"] == rows["HasFaces"] + 1 == rows["NoFaces"] == rows["Superseded"]
     # Reached from Detect, Persist and Notify (their Catch): below all three.
     assert rows["RecordFailure"] == rows["Notify"] + 1
     layout = layout_graph(graph)
@@ -75,7 +73,12 @@ def test_choice_branches_and_default_are_labelled_edges() -> None:
     svg = render_svg(build_graph(_pipeline()))
     choice = re.search(r'<g class="edge edge-choice" data-source="HasFaces" data-target="Notify">'
                        r".*?</g>", svg)  # fmt: skip
-    assert choice and "$.detection.faceCount &gt; 0" in choice.group(0)
+    # A JSONata Condition is labelled with its expression, without the {% %} around it.
+    assert choice and "$states.input.detection.faceCount &gt; 0" in choice.group(0)
+    assert "{%" not in choice.group(0)
+    stale = re.search(r'<g class="edge edge-choice" data-source="HasFaces" '
+                      r'data-target="Superseded">.*?</g>', svg)  # fmt: skip
+    assert stale and "$states.input.record.outcome = &#x27;STALE&#x27;" in stale.group(0)
     assert 'class="edge edge-default" data-source="HasFaces" data-target="NoFaces"' in svg
 
 
@@ -158,3 +161,26 @@ def test_state_names_and_labels_are_escaped() -> None:
     svg = render_svg(build_graph(definition))
     assert "<script>" not in svg and "<img>" not in svg
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg and "B&amp;B" in svg
+
+
+def test_a_catch_that_passes_other_states_runs_down_a_lane_right_of_them() -> None:
+    graph = build_graph(_pipeline())
+    layout = layout_graph(graph)
+    svg = render_svg(graph)
+    for source in ("Detect", "Persist"):  # their Catch reaches RecordFailure below Notify
+        edge = re.search(rf'<g class="edge edge-catch" data-source="{source}" '
+                         r'data-target="RecordFailure"><path d="[^"]* L([\d.]+),', svg)  # fmt: skip
+        assert edge, source
+        lane = float(edge.group(1))
+        passed = [layout.states[name] for name in ("Notify", "NoFaces", "HasFaces")]
+        assert all(lane > state.x + state.width for state in passed), source
+    # Notify's own Catch leads to the next row: a plain curve, no lane.
+    assert re.search(r'data-source="Notify" data-target="RecordFailure"><path d="M[^L"]*"', svg)
+
+
+def test_a_jsonata_condition_is_drawn_without_states_input_and_kept_whole_in_its_tooltip() -> None:
+    svg = render_svg(build_graph(_pipeline()))
+    choice = re.search(r'data-source="HasFaces" data-target="Notify">.*?</g>', svg)
+    assert choice
+    assert "<title>$states.input.detection.faceCount &gt; 0</title>" in choice.group(0)
+    assert "</title>detection.faceCount &gt; 0</text>" in choice.group(0)

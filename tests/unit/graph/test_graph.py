@@ -78,6 +78,28 @@ def test_edges_cover_next_choice_default_and_catch() -> None:
     assert graph.nodes["Failed"].end and graph.nodes["Done"].end
 
 
+def test_a_jsonata_choice_rule_is_labelled_with_its_condition_and_a_task_end_is_an_end() -> None:
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "HasFaces",
+        "States": {
+            "HasFaces": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Condition": "{% $states.input.faceCount > 0 %}", "Next": "Notify"},
+                ],
+                "Default": "NoFaces",
+            },
+            "Notify": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True},
+            "NoFaces": {"Type": "Succeed"},
+        },
+    }
+    graph = build_graph(definition)
+    (choice,) = [e for e in graph.edges if e.kind is EdgeKind.CHOICE]
+    assert (choice.target, choice.label) == ("Notify", "$states.input.faceCount > 0")
+    assert graph.nodes["Notify"].end and graph.nodes["NoFaces"].end
+
+
 def test_parallel_and_map_become_subgraphs() -> None:
     graph = build_graph(DEFINITION)
     assert [b.start_at for b in graph.nodes["Fan"].branches] == ["A"]

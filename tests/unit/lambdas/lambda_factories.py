@@ -73,7 +73,7 @@ def object_created_event(
 
 
 def normalised_image(event: dict[str, Any]) -> dict[str, Any]:
-    """What the state machine's Normalise step makes of ``event`` (mirrors its Parameters)."""
+    """What the state machine makes of ``event`` (mirrors the image in Detect's Arguments)."""
     obj = event["detail"]["object"]
     return {
         "bucket": event["detail"]["bucket"]["name"],

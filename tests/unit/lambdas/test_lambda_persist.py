@@ -202,7 +202,7 @@ def dynamodb_size(value: Any) -> int:
 def test_one_hundred_faces_fit_dynamodb_and_the_state_after_persist(table, rekognition_100_faces):
     event = object_created_event("uploads/" + "Grüße aus Köln " * 40 + ".jpg")
     detect_output = rekognition_100_faces(event)
-    # The state as the ASL builds it: Normalise's image, Detect's and Persist's results.
+    # The state as the ASL builds it: the event's image, Detect's and Persist's results.
     state = {"image": step_payload(event)["image"], "detection": detect_output}
     result = persist(table, {**state, "executionArn": EXECUTION_ARN})
     state["record"] = {key: result[key] for key in ("status", "outcome", "faceCount")}
