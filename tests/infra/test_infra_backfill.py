@@ -219,8 +219,9 @@ def lambda_tasks(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_the_children_retry_and_catch_as_the_per_image_machine() -> None:
     """Each Lambda task of the ItemProcessor has its namesake's Retry, and its Catch takes
-    the same errors in the same order to RecordFailure (JSONata keeps the error in a variable
-    where the JSONPath machine uses ResultPath)."""
+    the same errors in the same order to RecordFailure (the children keep the error in a
+    variable where the per-image machine adds it to its Catch Output), and calls the same
+    function."""
     pipeline = json.loads(PIPELINE_FILE.read_text(encoding="utf-8"))["States"]
     backfill = json.loads(BACKFILL_FILE.read_text(encoding="utf-8"))
     children = backfill["States"]["ProcessImages"]["ItemProcessor"]["States"]
@@ -241,4 +242,4 @@ def test_the_children_retry_and_catch_as_the_per_image_machine() -> None:
         theirs = [(c["ErrorEquals"], c["Next"]) for c in pipeline[name].get("Catch", [])]
         assert ours == theirs, name
         function = task["Arguments"]["FunctionName"]
-        assert function == pipeline[name]["Parameters"]["FunctionName"], name
+        assert function == pipeline[name]["Arguments"]["FunctionName"], name
