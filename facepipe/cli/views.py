@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from facepipe.cli_commands import FileResult
+    from facepipe.cli.results import FileResult
     from facepipe.local.executions import StoredExecution
     from facepipe.local.notifier import OutboxMessage
     from facepipe.local.runtime import ExecutionOutcome
@@ -22,6 +24,11 @@ if TYPE_CHECKING:
 
 DETAIL_WIDTH = 70
 _STATUS_STYLE = {"SUCCEEDED": "green", "DETECTED": "green", "FAILED": "red", "SKIPPED": "yellow"}
+
+
+def print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
 
 
 def stdout_console() -> Console:

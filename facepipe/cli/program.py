@@ -1,4 +1,4 @@
-"""The ``facepipe`` command: run the face pipeline offline and look at what it did.
+"""The ``facepipe`` program: its parser, ``main()`` and the dispatch to each command's module.
 
 Only argparse is imported up front; the engine, the stores, rich and the face model are
 imported by the command that needs them, so ``facepipe --help`` is instant.
@@ -11,23 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from facepipe.cli_args import (
-    EXIT_CODES,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_USAGE,
-    VersionAction,
-    percentage,
-    positive_float,
-    positive_int,
-)
-
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError", "main"]
-
-
-class UsageError(Exception):
-    """Bad arguments or missing files: reported as one line, exit status 2."""
+from facepipe.cli.arguments import VersionAction, add_pipeline_options, positive_float, positive_int
+from facepipe.cli.exits import EXIT_CODES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
     )
     run.add_argument("paths", nargs="+", metavar="IMAGE_OR_DIR")
-    _add_pipeline_options(run)
+    add_pipeline_options(run)
     run.add_argument(
         "--annotate",
         metavar="DIR",
@@ -78,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
     )
     watch.add_argument("folder", metavar="DIR")
-    _add_pipeline_options(watch)
+    add_pipeline_options(watch)
     watch.add_argument("--interval", type=positive_float, default=1.0, help="seconds (1)")
     watch.add_argument(
         "--settle",
@@ -118,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume = commands.add_parser(
         "resume", help="finish what a stopped or killed run left (run and watch do it first)"
     )
-    _add_pipeline_options(resume)
+    add_pipeline_options(resume)
 
     detect = commands.add_parser("detect", help="the face detector alone, as DetectFaces answers")
     detect.add_argument("images", nargs="+", metavar="IMAGE")
@@ -130,32 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="offline, ALL gives the DEFAULT fields (no local model estimates age, emotions...)",
     )
     detect.add_argument("--json", action="store_true")
-    from facepipe.console.cli import add_console_commands  # argparse only: stays cheap
+    from facepipe.cli.aws import add_aws_commands  # argparse only: stays cheap
+    from facepipe.cli.console import add_console_commands
 
-    add_console_commands(commands)  # console, aws ...: each sets args.run_command
+    add_console_commands(commands)  # console and aws ... each set args.run_command
+    add_aws_commands(commands)
     return parser
-
-
-def _add_pipeline_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--prefix", default="uploads/", help="folder of the object keys in the bucket (uploads/)"
-    )
-    command.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1)
-    command.add_argument("--detector", default="auto", help="auto, mtcnn, yunet or haar")
-    command.add_argument("--bucket", default=None, help="local bucket name")
-    command.add_argument(
-        "--min-confidence",
-        type=percentage,
-        default=None,
-        help="faces below this confidence are left out (default: $MIN_CONFIDENCE, else 90)",
-    )
-    command.add_argument(
-        "--attributes",
-        choices=("DEFAULT", "ALL"),
-        default=None,
-        help="DetectFaces attributes (default: $FACE_ATTRIBUTES, else DEFAULT); offline, ALL "
-        "gives the DEFAULT fields: no local model estimates age, emotions and the like",
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -206,21 +171,25 @@ def _known_error_message(error: Exception) -> str | None:
     return None
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    import facepipe.cli_commands as cli_commands
+# Each command's module, imported only when that command runs.
+_COMMAND_MODULES = {
+    "run": "run",
+    "watch": "run",
+    "resume": "run",
+    "records": "records",
+    "show": "records",
+    "outbox": "outbox",
+    "detect": "detect",
+}
 
+
+def _dispatch(args: argparse.Namespace) -> int:
     if hasattr(args, "run_command"):
         return int(args.run_command(args))
-    handlers = {
-        "run": cli_commands.run,
-        "watch": cli_commands.watch,
-        "records": cli_commands.records,
-        "show": cli_commands.show,
-        "outbox": cli_commands.outbox,
-        "resume": cli_commands.resume,
-        "detect": cli_commands.detect,
-    }
-    return handlers[args.command](args)
+    from importlib import import_module
+
+    module = import_module(f"facepipe.cli.{_COMMAND_MODULES[args.command]}")
+    return int(getattr(module, args.command)(args))
 
 
 if __name__ == "__main__":

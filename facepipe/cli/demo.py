@@ -13,7 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from facepipe import cli
+from facepipe.cli import program
 from facepipe.local.home import DataHome
 from facepipe.samples import sample_images
 
@@ -32,7 +32,9 @@ def main(root: Path = DEMO_ROOT) -> int:
     images = sample_images(images_dir)
     annotated = home / "annotated"
     print(f"demo home: {home}\nsample images: {', '.join(str(p) for p in images)}\n")
-    status = cli.main(["--home", str(home), "run", *map(str, images), "--annotate", str(annotated)])
+    status = program.main(
+        ["--home", str(home), "run", *map(str, images), "--annotate", str(annotated)]
+    )
     _print_graph(home, "uploads/group.jpg")
     _print_where(home, annotated)
     return status
@@ -40,7 +42,7 @@ def main(root: Path = DEMO_ROOT) -> int:
 
 def _print_graph(home: Path, key: str) -> None:
     """The execution graph of one upload, as the Step Functions console would draw it."""
-    from facepipe.cli_views import print_execution_graph, stdout_console
+    from facepipe.cli.views import print_execution_graph, stdout_console
     from facepipe.local.executions import ExecutionStore, executions_db_path
     from facepipe.resources import state_machine_path
 

@@ -1,16 +1,9 @@
-"""Argument types and exit codes shared by every ``facepipe`` command (argparse only: cheap)."""
+"""Argument types and options shared by ``facepipe`` commands (argparse only: cheap)."""
 
 from __future__ import annotations
 
 import argparse
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-EXIT_INTERRUPTED = 130  # as shells report a Ctrl-C
-EXIT_CODES = (
-    "exit status: 0 all done; 1 something did not succeed (an execution, a file that could"
-    " not be uploaded, an email not sent); 2 a mistake in the command or the settings"
-    " (nothing was done); 130 stopped by Ctrl-C"
-)
+import os
 
 
 def _parsed(text: str, kind: type[int] | type[float], what: str) -> float:
@@ -63,3 +56,25 @@ class VersionAction(argparse.Action):
             found = "unknown (not installed)"
         print(f"facepipe {found}")
         parser.exit()
+
+
+def add_pipeline_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--prefix", default="uploads/", help="folder of the object keys in the bucket (uploads/)"
+    )
+    command.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1)
+    command.add_argument("--detector", default="auto", help="auto, mtcnn, yunet or haar")
+    command.add_argument("--bucket", default=None, help="local bucket name")
+    command.add_argument(
+        "--min-confidence",
+        type=percentage,
+        default=None,
+        help="faces below this confidence are left out (default: $MIN_CONFIDENCE, else 90)",
+    )
+    command.add_argument(
+        "--attributes",
+        choices=("DEFAULT", "ALL"),
+        default=None,
+        help="DetectFaces attributes (default: $FACE_ATTRIBUTES, else DEFAULT); offline, ALL "
+        "gives the DEFAULT fields: no local model estimates age, emotions and the like",
+    )

@@ -1,4 +1,4 @@
-"""``facepipe console`` (and the ``aws`` commands): registered on the main parser by one call."""
+"""``facepipe console``: the web console, over the local pipeline or the deployed stack."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import socket
 import sys
 from typing import Any
 
-from facepipe.aws.cli import add_aws_commands, add_stack_options
-from facepipe.cli_args import EXIT_USAGE, positive_int, tcp_port
+from facepipe.cli.arguments import positive_int, tcp_port
+from facepipe.cli.aws import add_stack_options
+from facepipe.cli.exits import EXIT_USAGE
 
 DEFAULT_PORT = 8765
 
 
 def add_console_commands(commands: Any) -> None:
-    """Add ``console`` and ``aws`` to the ``facepipe`` subparsers; each sets ``run_command``."""
+    """Add ``console`` to the ``facepipe`` subparsers; it sets ``run_command``."""
     console = commands.add_parser("console", help="the web console on http://127.0.0.1:8765")
     console.add_argument(
         "--port", type=tcp_port, default=DEFAULT_PORT, help=f"({DEFAULT_PORT}; 0: any free port)"
@@ -40,7 +41,6 @@ def add_console_commands(commands: Any) -> None:
     console.add_argument("--detector", default="auto", help="auto, mtcnn, yunet or haar")
     add_stack_options(console)
     console.set_defaults(run_command=run_console)
-    add_aws_commands(commands)
 
 
 def run_console(args: argparse.Namespace) -> int:
@@ -120,10 +120,10 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def _serve_aws(args: argparse.Namespace, hosts: list[str], listening: socket.socket) -> int:
-    from facepipe.aws.cli import session
     from facepipe.aws.errors import explain
     from facepipe.aws.executions import ExpressWorkflowError, describe_standard_state_machine
     from facepipe.aws.stack import read_stack_outputs
+    from facepipe.cli.aws import session
     from facepipe.console.app import create_app
     from facepipe.console.aws_source import AwsConsoleSource
     from facepipe.console.server import serve

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from facepipe.aws.stack import DEFAULT_STACK, StackOutputs
-from facepipe.cli_args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, positive_float, positive_int
+from facepipe.cli.arguments import positive_float, positive_int
+from facepipe.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 # ListExecutions' statusFilter values (the Step Functions ExecutionStatus enum).
 EXECUTION_STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")

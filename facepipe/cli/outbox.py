@@ -1,0 +1,111 @@
+"""``facepipe outbox``: the emails in the local outbox, those not sent, ``--retry``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from facepipe.cli import views
+from facepipe.cli.context import existing_home
+from facepipe.cli.exits import EXIT_FAILED, EXIT_OK
+from facepipe.local.home import DataHome
+
+if TYPE_CHECKING:
+    from facepipe.local.undelivered import ResendResult, UndeliveredMail
+
+
+def outbox(args: argparse.Namespace) -> int:
+    from facepipe.local.notifier import list_outbox
+    from facepipe.local.undelivered import UndeliveredMail
+
+    home = existing_home(args)
+    undelivered = UndeliveredMail(home.undelivered)
+    retried = _retry_unsent(home, undelivered) if args.retry else []
+    messages = list_outbox(home.outbox)
+    unsent = undelivered.unsent()
+    status = EXIT_FAILED if any(r.error for r in retried) else EXIT_OK
+    if args.json:
+        views.print_json(
+            [
+                {
+                    "status": "SENT",
+                    "id": m.id,
+                    "date": m.date.isoformat(),
+                    "to": m.to,
+                    "subject": m.subject,
+                    "messageId": m.message_id,
+                    "path": str(_message_path(home, m.id)),
+                }
+                for m in messages
+            ]
+            + [
+                {
+                    "status": "UNSENT",
+                    "subject": u.email.subject,
+                    "imageVersion": u.email.dedup_id,
+                    "to": list(u.delivery.recipients) if u.delivery else None,
+                    "via": u.delivery.describe() if u.delivery else None,
+                    "reason": u.reason,
+                    "attempts": u.attempts,
+                    "firstFailedAt": u.first_failed_at,
+                    "lastFailedAt": u.last_failed_at,
+                }
+                for u in unsent
+            ]
+        )
+        for result in retried:
+            if result.refused:
+                print(f"facepipe: not sent: {result.error}", file=sys.stderr)
+        return status
+    console = views.stdout_console()
+    for result in retried:
+        if result.error is None:
+            delivery = result.unsent.delivery
+            verdict = f"sent to {', '.join(delivery.recipients)}" if delivery else "sent"
+        else:
+            verdict = f"{'not sent' if result.refused else 'still not sent'}: {result.error}"
+        console.print(f"{result.unsent.email.subject}: {verdict}", soft_wrap=True, markup=False)
+    console.print(views.outbox_table(messages, lambda key: _message_path(home, key)))
+    if unsent:
+        console.print(views.unsent_table(unsent))
+        console.print("`facepipe outbox --retry` sends them", soft_wrap=True, markup=False)
+    console.print(f"outbox: {home.outbox}", soft_wrap=True, markup=False)
+    return status
+
+
+def _retry_unsent(home: DataHome, undelivered: UndeliveredMail) -> list[ResendResult]:
+    """Send the kept emails the way each was meant to go; mark their records emailed."""
+    from facepipe.local.notifier import notifiers_for_kept_mail
+    from facepipe.local.recordstore import SqliteRecordStore
+    from facepipe.local.undelivered import resend_undelivered
+
+    results = resend_undelivered(undelivered, notifiers_for_kept_mail(home))
+    store = SqliteRecordStore(home.records_db)
+    claimant = "facepipe outbox --retry"
+    try:
+        for result in results:
+            if result.error is None and result.message_id is not None:
+                key, version = _image_version(result.unsent.email.dedup_id)
+                # Recorded as sent, as the Notify step records it: nothing sends it again.
+                if store.claim_notification(key, version, claimant=claimant):
+                    store.mark_notification_sent(key, version, result.message_id, claimant)
+    finally:
+        store.close()
+    return results
+
+
+def _image_version(dedup_id: str) -> tuple[str, str]:
+    """``bucket/key#version`` (lambdas.common.face_email) as (key, version)."""
+    bucket_and_key, _, version = dedup_id.rpartition("#")
+    return bucket_and_key.partition("/")[2], version
+
+
+def _message_path(home: DataHome, key: str) -> Path:
+    """Where the Maildir keeps a message: new/ until a mail client reads it, then cur/."""
+    unread = home.outbox / "new" / key
+    if unread.exists():
+        return unread
+    read = sorted((home.outbox / "cur").glob(f"{key}:*"))
+    return read[0] if read else unread
