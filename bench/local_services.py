@@ -26,7 +26,7 @@ from facepipe.local.mail import Addresses
 from facepipe.local.notifier import MaildirOutbox
 from facepipe.local.objectstore import LocalObjectStore
 from facepipe.local.recordstore import SqliteRecordStore
-from lambdas.common.model import Email, FaceRecord
+from lambdas.domain.model import Email, FaceRecord
 
 BUCKET = "bench-bucket"
 

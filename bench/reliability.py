@@ -97,7 +97,7 @@ from facepipe.local.recordstore import SqliteRecordStore
 from facepipe.local.runtime import DEFAULT_BUCKET, LocalPipeline, PipelineOptions, route_step_logs
 from facepipe.local.undelivered import UndeliveredMail
 from facepipe.samples import GROUP, NO_FACES, PORTRAIT, sample_images
-from lambdas.common.model import FaceRecord
+from lambdas.domain.model import FaceRecord
 
 SEED = 20261130
 SIDE = 320  # longest side of the generated images

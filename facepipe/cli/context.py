@@ -17,7 +17,7 @@ from facepipe.local.runtime import (
     prefix_refusal,
     route_step_logs,
 )
-from lambdas.detect.handler import DetectConfig
+from lambdas.detect.step import DetectConfig
 
 
 def home_of(args: argparse.Namespace) -> DataHome:

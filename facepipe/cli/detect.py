@@ -30,7 +30,7 @@ def detect_file(file: Path, attributes: str, detector: str) -> dict[str, Any]:
     """DetectFaces' answer for one file plus the ``file`` as given, or the error Rekognition
     would give."""
     from facepipe.local.detection import detect_faces_in_bytes
-    from lambdas.common.errors import StepError
+    from lambdas.domain.errors import StepError
 
     try:
         data = file.read_bytes()

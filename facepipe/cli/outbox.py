@@ -97,7 +97,7 @@ def _retry_unsent(home: DataHome, undelivered: UndeliveredMail) -> list[ResendRe
 
 
 def _image_version(dedup_id: str) -> tuple[str, str]:
-    """``bucket/key#version`` (lambdas.common.face_email) as (key, version)."""
+    """``bucket/key#version`` (lambdas.domain.face_email) as (key, version)."""
     bucket_and_key, _, version = dedup_id.rpartition("#")
     return bucket_and_key.partition("/")[2], version
 

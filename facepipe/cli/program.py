@@ -152,7 +152,7 @@ def _known_error_message(error: Exception) -> str | None:
     from facepipe.local.events import UploadRuleError
     from facepipe.local.intake import NoSuchPath
     from facepipe.local.objectstore import InvalidObjectName
-    from lambdas.common.errors import StepError
+    from lambdas.domain.errors import StepError
 
     if isinstance(error, StepError):
         return error.reason

@@ -233,7 +233,7 @@ def _annotate(
     """A boxed copy of each image recorded, named by its key under the prefix (unique in a
     batch), never over an existing file."""
     from facepipe.annotate import annotate_image
-    from lambdas.common.errors import StepError
+    from lambdas.domain.errors import StepError
 
     for result in results:
         outcome, upload = result.outcome, result.row.upload

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from facepipe.local.notifier import OutboxMessage
     from facepipe.local.runtime import ExecutionOutcome
     from facepipe.local.undelivered import UnsentEmail
-    from lambdas.common.model import FaceRecord
+    from lambdas.domain.model import FaceRecord
 
 DETAIL_WIDTH = 70
 _STATUS_STYLE = {"SUCCEEDED": "green", "DETECTED": "green", "FAILED": "red", "SKIPPED": "yellow"}

@@ -99,7 +99,7 @@ class LocalConsoleSource:
         )
 
     def image(self, detail: ExecutionDetail) -> bytes | None:
-        from lambdas.common.errors import InvalidS3ObjectException
+        from lambdas.domain.errors import InvalidS3ObjectException
 
         objects = self.pipeline.objects
         item = detail.item

@@ -37,7 +37,7 @@ from facepipe.local.objectstore import (
     file_etag,
     validate_key,
 )
-from lambdas.common.ordering import FAILED
+from lambdas.domain.ordering import FAILED
 
 if TYPE_CHECKING:
     import threading

@@ -13,8 +13,8 @@ from email.utils import formatdate, getaddresses
 from typing import Any
 from urllib.parse import quote, unquote
 
-from lambdas.common.errors import ConfigurationError
-from lambdas.common.model import Email
+from lambdas.domain.errors import ConfigurationError
+from lambdas.domain.model import Email
 
 FROM_ENV_VAR = "FACEPIPE_EMAIL_FROM"
 TO_ENV_VAR = "FACEPIPE_EMAIL_TO"

@@ -24,8 +24,8 @@ from facepipe.local.home import DataHome
 from facepipe.local.mail import Addresses, Delivery, email_message, message_id
 from facepipe.local.smtp import SmtpNotifier, SmtpSettings
 from facepipe.local.undelivered import CannotResend, NotifierFor
-from lambdas.common.model import Email
-from lambdas.common.ports import Notifier
+from lambdas.domain.model import Email
+from lambdas.domain.ports import Notifier
 
 
 class MaildirOutbox:

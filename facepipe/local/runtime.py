@@ -52,14 +52,14 @@ from facepipe.local.objectstore import (
 from facepipe.local.recordstore import SqliteRecordStore
 from facepipe.local.undelivered import KeepingUnsent, UndeliveredMail
 from facepipe.resources import state_machine_path
-from lambdas.common.errors import StepError
-from lambdas.common.ports import Notifier
-from lambdas.detect.handler import DetectConfig
-from lambdas.detect.handler import create_handler as create_detect_step
-from lambdas.notify.handler import NotifyConfig
-from lambdas.notify.handler import create_handler as create_notify_step
-from lambdas.persist.handler import PersistConfig
-from lambdas.persist.handler import create_handler as create_persist_step
+from lambdas.detect.step import DetectConfig
+from lambdas.detect.step import create_handler as create_detect_step
+from lambdas.domain.errors import StepError
+from lambdas.domain.ports import Notifier
+from lambdas.notify.step import NotifyConfig
+from lambdas.notify.step import create_handler as create_notify_step
+from lambdas.persist.step import PersistConfig
+from lambdas.persist.step import create_handler as create_persist_step
 
 DEFAULT_BUCKET = "facepipe-uploads"
 STATE_MACHINE_NAME = "facepipe-local"
@@ -565,7 +565,7 @@ class _CurrentStderr:
 
 def route_step_logs(level: int | str = logging.WARNING) -> None:
     """Send the steps' Powertools logs to stderr at ``level``, keeping stdout for results."""
-    from lambdas.common.observability import logger
+    from lambdas.runtime.observability import logger
 
     logger.setLevel(level)
     if logger.service == UNNAMED_SERVICE:  # no POWERTOOLS_SERVICE_NAME, as in a Lambda

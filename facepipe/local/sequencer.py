@@ -1,7 +1,7 @@
 """S3 sequencers as the local bucket mints them.
 
 S3's are hex strings that order the events of one object key (compare them with
-``lambdas.common.ordering``, the one rule both record stores use). Ours are fixed-width,
+``lambdas.domain.ordering``, the one rule both record stores use). Ours are fixed-width,
 so any padding rule orders them the same way.
 """
 

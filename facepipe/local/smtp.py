@@ -25,8 +25,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from facepipe.local.faults import NO_FAULTS, FaultPlan
 from facepipe.local.mail import TO_ENV_VAR, Addresses, Delivery, email_message, message_id
-from lambdas.common.errors import ConfigurationError, ServiceUnavailableError, StepError
-from lambdas.common.model import Email
+from lambdas.domain.errors import ConfigurationError, ServiceUnavailableError, StepError
+from lambdas.domain.model import Email
 
 URL_ENV_VAR = "FACEPIPE_SMTP_URL"
 Security = Literal["none", "starttls", "ssl"]

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from facepipe.local.mail import Delivery
-from lambdas.common.model import Email
-from lambdas.common.ports import Notifier
+from lambdas.domain.model import Email
+from lambdas.domain.ports import Notifier
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from facepipe.local.mail import Addresses
 from facepipe.local.notifier import MaildirOutbox, list_outbox
 from facepipe.local.objectstore import LocalObjectStore
 from facepipe.local.recordstore import SqliteRecordStore
-from lambdas.common.errors import InvalidS3ObjectException
-from lambdas.common.face_email import build_face_email
-from lambdas.common.model import FaceRecord, ImageRef
+from lambdas.domain.errors import InvalidS3ObjectException
+from lambdas.domain.face_email import build_face_email
+from lambdas.domain.model import FaceRecord, ImageRef
 
 BUCKET = "faces-local"
 

@@ -34,8 +34,8 @@ from facepipe.local.smtp import (
     SmtpNotifier,
     SmtpSettings,
 )
-from lambdas.common.errors import ConfigurationError, ServiceUnavailableError
-from lambdas.common.model import Email
+from lambdas.domain.errors import ConfigurationError, ServiceUnavailableError
+from lambdas.domain.model import Email
 
 EMAIL = Email(
     subject="2 faces found in uploads/été.jpg",

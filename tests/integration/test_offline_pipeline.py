@@ -24,7 +24,7 @@ from facepipe.local.mail import Addresses
 from facepipe.local.notifier import MaildirOutbox
 from facepipe.local.runtime import LocalPipeline, PipelineOptions
 from facepipe.samples import GROUP, NO_FACES, PORTRAIT, sample_images
-from lambdas.common.model import Email
+from lambdas.domain.model import Email
 
 FACE_PATH = ["IsVersioned", "Normalise", "Detect", "Persist", "IsLatestEvent", "HasFaces"]
 FACE_PATH += ["Notify", "Done"]

@@ -29,7 +29,7 @@ from facepipe.local.executions import StoredExecution
 from facepipe.local.home import DataHome
 from facepipe.local.objectstore import LocalObjectStore
 from facepipe.local.runtime import ExecutionOutcome, LocalPipeline, PipelineOptions
-from lambdas.common.model import FaceRecord
+from lambdas.domain.model import FaceRecord
 
 MAIL_ENV = {"FACEPIPE_EMAIL_TO": "alice@example.com", "FACEPIPE_EMAIL_FROM": "pipe@example.com"}
 

@@ -33,15 +33,15 @@ from facepipe.local.objectstore import LocalObjectStore, StoredObject
 from facepipe.local.runtime import LocalPipeline, PipelineOptions
 from facepipe.resources import state_machine_path
 from facepipe.samples import GROUP, NO_FACES, PORTRAIT, sample_images
-from lambdas.common.aws.dynamodb import DynamoDbRecordStore
-from lambdas.common.aws.rekognition import RekognitionDetector
-from lambdas.common.aws.sns import SnsNotifier
-from lambdas.detect.handler import DetectConfig
-from lambdas.detect.handler import create_handler as create_detect
-from lambdas.notify.handler import NotifyConfig
-from lambdas.notify.handler import create_handler as create_notify
-from lambdas.persist.handler import PersistConfig
-from lambdas.persist.handler import create_handler as create_persist
+from lambdas.aws.dynamodb import DynamoDbRecordStore
+from lambdas.aws.rekognition import RekognitionDetector
+from lambdas.aws.sns import SnsNotifier
+from lambdas.detect.step import DetectConfig
+from lambdas.detect.step import create_handler as create_detect
+from lambdas.notify.step import NotifyConfig
+from lambdas.notify.step import create_handler as create_notify
+from lambdas.persist.step import PersistConfig
+from lambdas.persist.step import create_handler as create_persist
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "lambdas"))
 from lambda_factories import detect_faces_response

@@ -46,7 +46,7 @@ class Console:
             connection.close()
 
     def stored_keys(self) -> list[str]:
-        from lambdas.common.errors import InvalidS3ObjectException
+        from lambdas.domain.errors import InvalidS3ObjectException
 
         try:
             found = self.pipeline.objects.list_objects(self.pipeline.options.bucket)

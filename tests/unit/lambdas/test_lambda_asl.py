@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.common.errors import PERMANENT_IMAGE_ERRORS, TRANSIENT_ERRORS
+from lambdas.domain.errors import PERMANENT_IMAGE_ERRORS, TRANSIENT_ERRORS
 
 ASL_PATH = Path(__file__).parents[3] / "statemachine" / "face_pipeline.asl.json"
 SUBSTITUTIONS = {"${DetectFunctionArn}", "${PersistFunctionArn}", "${NotifyFunctionArn}"}

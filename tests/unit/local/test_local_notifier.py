@@ -15,8 +15,8 @@ from facepipe.local.home import DataHome
 from facepipe.local.mail import DEDUP_HEADER, Addresses, dedup_id_from_header
 from facepipe.local.notifier import MaildirOutbox, list_outbox, notifier_from_env
 from facepipe.local.smtp import SmtpNotifier, SmtpSettings
-from lambdas.common.errors import ConfigurationError, ServiceUnavailableError
-from lambdas.common.model import Email
+from lambdas.domain.errors import ConfigurationError, ServiceUnavailableError
+from lambdas.domain.model import Email
 
 ADDRESSES = Addresses(sender="facepipe@localhost", recipients=("me@localhost",))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdas.common.aws_errors import named_aws_errors
-from lambdas.common.model import Email
+from lambdas.aws.errors import named_aws_errors
+from lambdas.domain.model import Email
 
 
 class SnsNotifier:

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from botocore import exceptions as botocore_errors
 from botocore.exceptions import ClientError
 
-from lambdas.common import errors
-from lambdas.common.errors import StepError
+from lambdas.domain import errors
+from lambdas.domain.errors import StepError
 
 # Service error codes that mean "try again later", beyond those named as our classes.
 _THROTTLING_CODES = frozenset(
@@ -59,7 +59,7 @@ def step_error_from(error: ClientError, action: str) -> StepError | None:
 
 @contextmanager
 def named_aws_errors(action: str) -> Iterator[None]:
-    """Re-raise botocore failures inside the block as the errors of ``lambdas.common.errors``."""
+    """Re-raise botocore failures inside the block as the errors of ``lambdas.domain.errors``."""
     try:
         yield
     except ClientError as error:

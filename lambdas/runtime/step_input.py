@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from lambdas.common.errors import StepInputError
-from lambdas.common.model import ImageRef
+from lambdas.domain.errors import StepInputError
+from lambdas.domain.model import ImageRef
 
 IMAGE_FIELDS = ("bucket", "key", "versionId", "etag", "size", "sequencer", "eventTime")
 

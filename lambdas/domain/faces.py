@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdas.common.ports import FaceAttributes
+from lambdas.domain.ports import FaceAttributes
 
 # Yes/no attributes Rekognition returns with ALL, as (FaceDetail field, summary field).
 _BOOLEAN_ATTRIBUTES = (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
-from lambdas.common.model import Email, FaceRecord, ImageRef, ObjectInfo
+from lambdas.domain.model import Email, FaceRecord, ImageRef, ObjectInfo
 
 FaceAttributes = Literal["DEFAULT", "ALL"]
 
@@ -16,7 +16,7 @@ FaceAttributes = Literal["DEFAULT", "ALL"]
 class Detector(Protocol):
     """Finds faces in an image, answering in Rekognition DetectFaces' ``FaceDetails`` shape.
 
-    Raises the errors of ``lambdas.common.errors`` under the names Rekognition uses.
+    Raises the errors of ``lambdas.domain.errors`` under the names Rekognition uses.
     """
 
     def detect_faces(self, image: ImageRef, attributes: FaceAttributes) -> list[dict[str, Any]]: ...

@@ -17,8 +17,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from lambdas.common.config import required_env
-from lambdas.common.errors import StepError
+from lambdas.domain.errors import StepError
+from lambdas.runtime.config import required_env
 
 StepHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import string
 
-from lambdas.common.errors import StepError
+from lambdas.domain.errors import StepError
 
 SEQUENCER_WIDTH = 64
 """Padded width; S3 sequencers are about 16-20 hex digits today, this leaves ample room."""

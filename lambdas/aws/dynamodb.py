@@ -2,7 +2,7 @@
 
 Besides one item per image version, each key has a "latest" item (sort key ``#LATEST``,
 which no S3 version id can be) that only ever moves forward by S3 sequencer. Both are
-written with conditions that express :func:`lambdas.common.ordering.supersedes`.
+written with conditions that express :func:`lambdas.domain.ordering.supersedes`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambdas.common.aws_errors import named_aws_errors
-from lambdas.common.model import FaceRecord
-from lambdas.common.ordering import DETECTED, FAILED, sortable_sequencer
+from lambdas.aws.errors import named_aws_errors
+from lambdas.domain.model import FaceRecord
+from lambdas.domain.ordering import DETECTED, FAILED, sortable_sequencer
 
 LATEST_VERSION_ID = "#LATEST"
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from lambdas.common.model import Email, ImageRef
+from lambdas.domain.model import Email, ImageRef
 
 SUBJECT_LIMIT = 99
 FACES_LISTED = 10

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdas.common.aws_errors import named_aws_errors
-from lambdas.common.model import ImageRef
-from lambdas.common.ports import FaceAttributes
+from lambdas.aws.errors import named_aws_errors
+from lambdas.domain.model import ImageRef
+from lambdas.domain.ports import FaceAttributes
 
 
 def s3_object_reference(image: ImageRef) -> dict[str, Any]:

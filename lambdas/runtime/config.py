@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lambdas.common.errors import ConfigurationError
+from lambdas.domain.errors import ConfigurationError
 
 
 def required_env(environ: Mapping[str, str], name: str) -> str:
