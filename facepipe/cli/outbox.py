@@ -13,12 +13,12 @@ from facepipe.cli.exits import EXIT_FAILED, EXIT_OK
 from facepipe.local.home import DataHome
 
 if TYPE_CHECKING:
-    from facepipe.local.undelivered import ResendResult, UndeliveredMail
+    from facepipe.local.mail.undelivered import ResendResult, UndeliveredMail
 
 
 def outbox(args: argparse.Namespace) -> int:
-    from facepipe.local.notifier import list_outbox
-    from facepipe.local.undelivered import UndeliveredMail
+    from facepipe.local.mail.notifier import list_outbox
+    from facepipe.local.mail.undelivered import UndeliveredMail
 
     home = existing_home(args)
     undelivered = UndeliveredMail(home.undelivered)
@@ -77,9 +77,9 @@ def outbox(args: argparse.Namespace) -> int:
 
 def _retry_unsent(home: DataHome, undelivered: UndeliveredMail) -> list[ResendResult]:
     """Send the kept emails the way each was meant to go; mark their records emailed."""
-    from facepipe.local.notifier import notifiers_for_kept_mail
+    from facepipe.local.mail.notifier import notifiers_for_kept_mail
+    from facepipe.local.mail.undelivered import resend_undelivered
     from facepipe.local.recordstore import SqliteRecordStore
-    from facepipe.local.undelivered import resend_undelivered
 
     results = resend_undelivered(undelivered, notifiers_for_kept_mail(home))
     store = SqliteRecordStore(home.records_db)

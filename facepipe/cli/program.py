@@ -149,7 +149,7 @@ def _known_error_message(error: Exception) -> str | None:
     """A one-line message for the failures a person can fix; None for bugs."""
     from facepipe.local.database import SchemaTooNewError
     from facepipe.local.detection import DetectorUnavailableError
-    from facepipe.local.events import UploadRuleError
+    from facepipe.local.events.bus import UploadRuleError
     from facepipe.local.intake import NoSuchPath
     from facepipe.local.objectstore import InvalidObjectName
     from lambdas.domain.errors import StepError

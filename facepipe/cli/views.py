@@ -17,9 +17,9 @@ from rich.table import Table
 if TYPE_CHECKING:
     from facepipe.cli.results import FileResult
     from facepipe.local.executions import StoredExecution
-    from facepipe.local.notifier import OutboxMessage
+    from facepipe.local.mail.notifier import OutboxMessage
+    from facepipe.local.mail.undelivered import UnsentEmail
     from facepipe.local.runtime import ExecutionOutcome
-    from facepipe.local.undelivered import UnsentEmail
     from lambdas.domain.model import FaceRecord
 
 DETAIL_WIDTH = 70

@@ -14,7 +14,7 @@ unreadable, a key S3 refuses). One bad file never stops the others.
 
 Claims. Before anything is uploaded, each file's bytes (their MD5, the ETag S3 gives them)
 are claimed under its key in one SQLite transaction that also checks what is queued,
-running or recorded (``ExecutionStore.claiming``): of two live runners of one data home,
+running or recorded (``UploadJournal.claiming``): of two live runners of one data home,
 only one ever uploads the same bytes under the same key. The claim is the planned upload a
 killed runner leaves for ``resume``; it ends when the upload's event is queued.
 """
@@ -324,7 +324,7 @@ class Intake:
                 row.not_uploaded = f"cannot be read: {error.strerror or error}"
         executions = self._pipeline.executions
         for start in range(0, len(etags), CLAIMS_PER_TRANSACTION):
-            with executions.claiming(self._pipeline.options.bucket) as claims:
+            with executions.uploads.claiming(self._pipeline.options.bucket) as claims:
                 for row, etag in etags[start : start + CLAIMS_PER_TRANSACTION]:
                     row.skipped = self._taken_already(claims, row.key, etag, force)
                     if row.skipped is None:
@@ -367,7 +367,7 @@ class Intake:
         try:
             row.upload = self._pipeline.upload(source, row.key, planned=row.claim)
         except OSError as error:
-            self._pipeline.executions.upload_done(row.claim)  # the claim ends with the row
+            self._pipeline.executions.uploads.done(row.claim)  # the claim ends with the row
             gone = isinstance(error, FileNotFoundError)
             row.not_uploaded = (
                 "disappeared before it was uploaded"

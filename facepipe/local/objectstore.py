@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from facepipe.local.database import Database
+from facepipe.local.events.sequencer import format_sequencer
 from facepipe.local.faults import NO_FAULTS, FaultPlan
-from facepipe.local.sequencer import format_sequencer
 from lambdas.domain.errors import InvalidS3ObjectException
 from lambdas.domain.model import ObjectInfo
 

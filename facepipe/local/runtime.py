@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from facepipe.engine import Clock, ExecutionResult, StateMachine, SystemClock
 from facepipe.local.detection import LocalDetector
-from facepipe.local.events import (
+from facepipe.local.events.bus import (
     LOCAL_ACCOUNT,
     LocalEventBus,
     S3EventSource,
@@ -41,7 +41,8 @@ from facepipe.local.executions import (
 from facepipe.local.faults import FaultPlan, faults_from_env, with_detector_faults
 from facepipe.local.home import DataHome
 from facepipe.local.intake import Intake, RowListener, Source
-from facepipe.local.notifier import notifier_from_env
+from facepipe.local.mail.notifier import notifier_from_env
+from facepipe.local.mail.undelivered import KeepingUnsent, UndeliveredMail
 from facepipe.local.objectstore import (
     InvalidObjectName,
     LocalObjectStore,
@@ -50,7 +51,6 @@ from facepipe.local.objectstore import (
     validate_key,
 )
 from facepipe.local.recordstore import SqliteRecordStore
-from facepipe.local.undelivered import KeepingUnsent, UndeliveredMail
 from facepipe.resources import state_machine_path
 from lambdas.detect.step import DetectConfig
 from lambdas.detect.step import create_handler as create_detect_step
@@ -290,7 +290,7 @@ class LocalPipeline:
             validate_key(key)
         # Absolute paths: a resume may start from another folder.
         noted = [(str(path.resolve()), key) for path, key in files]
-        return self.executions.plan_uploads(self.options.bucket, noted)
+        return self.executions.uploads.plan(self.options.bucket, noted)
 
     def take_in(
         self,
@@ -324,7 +324,7 @@ class LocalPipeline:
         try:
             stored = self.objects.put_object(self.options.bucket, key, data)
             if planned is not None and self._this_upload.started is None:
-                self.executions.upload_done(planned)  # the rule skipped it (else add_pending)
+                self.executions.uploads.done(planned)  # the rule skipped it (else add_pending)
             return Upload(stored, self._this_upload.started)
         finally:
             self._this_upload.started = None
@@ -338,7 +338,7 @@ class LocalPipeline:
         """
         pending_id = str(event.get("id") or uuid.uuid4())
         planned = getattr(self._this_upload, "planned", None)
-        self.executions.add_pending(pending_id, event, planned_upload=planned)
+        self.executions.pending.add(pending_id, event, planned_upload=planned)
         self._this_upload.started = self._pool.submit(
             self.run_event, event, pending_event_id=pending_id
         )
@@ -351,7 +351,7 @@ class LocalPipeline:
         Safe because persist is idempotent and order-safe, and the local notifier delivers
         each image version's email once even if the dead runner had already sent it.
         """
-        pending = self.executions.take_orphaned_pending()
+        pending = self.executions.pending.take_orphaned()
         aborted: list[str] = []
         for execution in self.executions.abandoned():
             if not self._abort_abandoned(execution):
@@ -359,9 +359,9 @@ class LocalPipeline:
             aborted.append(execution.execution_arn)
             # Its pending event (taken here, or by another resumer) runs it again; only one
             # started without any (run_event called directly) is queued anew.
-            if not self.executions.pending_for(execution.execution_arn):
+            if not self.executions.pending.waiting_for(execution.execution_arn):
                 event_id = f"resume-{execution.name}"
-                self.executions.add_pending(event_id, execution.input)
+                self.executions.pending.add(event_id, execution.input)
                 pending.append(PendingEvent(event_id, execution.input, execution.execution_arn))
         futures = [
             self._pool.submit(self.run_event, p.event, pending_event_id=p.event_id) for p in pending
@@ -375,13 +375,13 @@ class LocalPipeline:
         """Upload the files a dead runner had noted and not uploaded; ``(uploaded, not
         uploaded with why)``. Each is done either way, so none blocks later runs."""
         uploaded, not_uploaded = 0, []
-        for upload_id, source, key in self.executions.take_orphaned_uploads(self.options.bucket):
+        for upload_id, source, key in self.executions.uploads.take_orphaned(self.options.bucket):
             try:
                 upload = self.upload(Path(source), key, planned=upload_id)
             except (OSError, InvalidObjectName) as error:
                 reason = error.strerror if isinstance(error, OSError) else str(error)
                 not_uploaded.append(f"{source} ({reason or error})")
-                self.executions.upload_done(upload_id)
+                self.executions.uploads.done(upload_id)
                 continue
             uploaded += 1
             if upload.execution is not None:

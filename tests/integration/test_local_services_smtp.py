@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from facepipe.local.faults import FaultPlan
-from facepipe.local.mail import DEDUP_HEADER, Addresses
-from facepipe.local.smtp import (
+from facepipe.local.mail.message import DEDUP_HEADER, Addresses
+from facepipe.local.mail.smtp import (
     UNREACHABLE_PAUSE_SECONDS,
     MailServerUnreachable,
     SmtpNotifier,

@@ -33,7 +33,7 @@ from reliability_checks import (
 
 from facepipe.engine import ExecutionResult, FakeClock, StateMachine
 from facepipe.local.detection import detect_faces_in_bytes
-from facepipe.local.events import object_created_event
+from facepipe.local.events.bus import object_created_event
 from facepipe.local.objectstore import StoredObject
 from facepipe.resources import state_machine_path
 from lambdas.aws.dynamodb import DynamoDbRecordStore

@@ -24,7 +24,7 @@ from reliability_checks import (
     largest_state_payload,
 )
 
-from facepipe.local.events import object_created_event
+from facepipe.local.events.bus import object_created_event
 from facepipe.local.executions import StoredExecution
 from facepipe.local.home import DataHome
 from facepipe.local.objectstore import LocalObjectStore

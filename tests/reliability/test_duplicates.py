@@ -26,9 +26,9 @@ from fake_aws import use_fake_aws
 from moto import mock_aws
 
 from facepipe.engine import FakeClock, StateMachine
-from facepipe.local.events import object_created_event
+from facepipe.local.events.bus import object_created_event
 from facepipe.local.home import DataHome
-from facepipe.local.mail import DEDUP_HEADER, dedup_id_from_header
+from facepipe.local.mail.message import DEDUP_HEADER, dedup_id_from_header
 from facepipe.local.objectstore import LocalObjectStore, StoredObject
 from facepipe.local.runtime import LocalPipeline, PipelineOptions
 from facepipe.resources import state_machine_path
@@ -91,7 +91,7 @@ def test_offline_duplicates_and_reversed_pairs(tmp_path: Path, samples: dict[str
         records = pipeline.records.list_records(limit=1000)
         latest = {key: pipeline.records.latest_version_id(key) for key in {r.key for r in records}}
         executions = pipeline.executions.list_executions(limit=1000)
-        assert pipeline.executions.pending_count() == 0
+        assert pipeline.executions.pending.count() == 0
 
     assert len(executions) == 4 * KEYS and {e.status for e in executions} == {"SUCCEEDED"}
     by_version = Counter((r.key, r.version_id) for r in records)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from facepipe.local.eventpattern import EventPattern, EventPatternError
+from facepipe.local.events.pattern import EventPattern, EventPatternError
 
 # An event with the fields the guide's examples filter on.
 EVENT: dict[str, Any] = {

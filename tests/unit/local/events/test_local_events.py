@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern as MotoEventPattern
 
-from facepipe.local.eventpattern import EventPattern
-from facepipe.local.events import (
+from facepipe.local.events.bus import (
     LocalEventBus,
     S3EventSource,
     UploadRuleError,
     load_upload_rule,
     object_created_event,
 )
+from facepipe.local.events.pattern import EventPattern
 from facepipe.local.objectstore import LocalObjectStore
 from facepipe.resources import upload_rule_path
 

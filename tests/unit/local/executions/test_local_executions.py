@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from dead_runner import dead_runner
 
-from facepipe.local.events import object_created_event
-from facepipe.local.executions import _SCHEMA, QUEUED, ExecutionStore
+from facepipe.local.events.bus import object_created_event
+from facepipe.local.executions import QUEUED, ExecutionStore
+from facepipe.local.executions.file import _SCHEMA
 from facepipe.local.objectstore import LocalObjectStore
 
 BUCKET = "facepipe-uploads"
@@ -38,71 +39,71 @@ def store(tmp_path: Path) -> Iterator[ExecutionStore]:
 
 
 def test_planned_uploads_of_a_live_runner_are_left_alone(store: ExecutionStore) -> None:
-    store.plan_uploads(BUCKET, [("/photos/a.jpg", "uploads/a.jpg")])
+    store.uploads.plan(BUCKET, [("/photos/a.jpg", "uploads/a.jpg")])
 
-    assert store.take_orphaned_uploads(BUCKET) == []  # this runner is alive
+    assert store.uploads.take_orphaned(BUCKET) == []  # this runner is alive
 
 
 def test_another_live_runners_work_is_left_to_it_until_it_closes(store: ExecutionStore) -> None:
     other = ExecutionStore(store.path)
-    other.plan_uploads(BUCKET, [("/p/a.jpg", "uploads/a.jpg")])
-    other.add_pending("event-1", {"id": "event-1"})
+    other.uploads.plan(BUCKET, [("/p/a.jpg", "uploads/a.jpg")])
+    other.pending.add("event-1", {"id": "event-1"})
 
-    assert store.take_orphaned_uploads(BUCKET) == []
-    assert store.take_orphaned_pending() == []
+    assert store.uploads.take_orphaned(BUCKET) == []
+    assert store.pending.take_orphaned() == []
     other.close()  # a runner that stops with work left leaves it to the next
-    assert len(store.take_orphaned_uploads(BUCKET)) == 1
-    assert [p.event_id for p in store.take_orphaned_pending()] == ["event-1"]
+    assert len(store.uploads.take_orphaned(BUCKET)) == 1
+    assert [p.event_id for p in store.pending.take_orphaned()] == ["event-1"]
 
 
 def test_a_dead_runners_planned_uploads_are_taken_once_in_order(store: ExecutionStore) -> None:
-    ids = store.plan_uploads(BUCKET, [("/p/a.jpg", "uploads/a.jpg"), ("/p/b.jpg", "uploads/b.jpg")])
-    store.upload_done(ids[0])
+    ids = store.uploads.plan(BUCKET, [("/p/a.jpg", "uploads/a.jpg"), ("/p/b.jpg", "uploads/b.jpg")])
+    store.uploads.done(ids[0])
     hand_to(store.path, "planned_uploads", dead_runner_of(store))
 
-    taken = store.take_orphaned_uploads(BUCKET)
+    taken = store.uploads.take_orphaned(BUCKET)
 
     assert taken == [(ids[1], "/p/b.jpg", "uploads/b.jpg")]
-    assert store.take_orphaned_uploads(BUCKET) == []  # now owned by this (live) process
+    assert store.uploads.take_orphaned(BUCKET) == []  # now owned by this (live) process
 
 
 def test_a_dead_runners_uploads_into_another_bucket_wait_for_that_bucket(
     store: ExecutionStore,
 ) -> None:
-    [upload_id] = store.plan_uploads("other-bucket", [("/p/a.jpg", "uploads/a.jpg")])
+    [upload_id] = store.uploads.plan("other-bucket", [("/p/a.jpg", "uploads/a.jpg")])
     hand_to(store.path, "planned_uploads", dead_runner_of(store))
 
-    assert store.take_orphaned_uploads(BUCKET) == []
-    assert store.take_orphaned_uploads("other-bucket") == [(upload_id, "/p/a.jpg", "uploads/a.jpg")]
+    assert store.uploads.take_orphaned(BUCKET) == []
+    assert store.uploads.take_orphaned("other-bucket") == [(upload_id, "/p/a.jpg", "uploads/a.jpg")]
 
 
 def test_a_pending_event_marks_its_planned_upload_done(store: ExecutionStore) -> None:
-    [upload_id] = store.plan_uploads(BUCKET, [("/p/a.jpg", "uploads/a.jpg")])
+    [upload_id] = store.uploads.plan(BUCKET, [("/p/a.jpg", "uploads/a.jpg")])
 
-    store.add_pending("event-1", {"id": "event-1"}, planned_upload=upload_id)
+    store.pending.add("event-1", {"id": "event-1"}, planned_upload=upload_id)
     hand_to(store.path, "planned_uploads", dead_runner_of(store))
     hand_to(store.path, "pending_events", dead_runner_of(store))
 
-    assert store.take_orphaned_uploads(BUCKET) == []
-    assert [p.event_id for p in store.take_orphaned_pending()] == ["event-1"]
+    assert store.uploads.take_orphaned(BUCKET) == []
+    assert [p.event_id for p in store.pending.take_orphaned()] == ["event-1"]
 
 
 def test_a_deliberate_stop_forgets_its_own_files_and_hands_on_the_rest(
     store: ExecutionStore,
 ) -> None:
-    store.plan_uploads(BUCKET, [("/p/mine.jpg", "uploads/mine.jpg")])
+    store.uploads.plan(BUCKET, [("/p/mine.jpg", "uploads/mine.jpg")])
     other = ExecutionStore(store.path)
-    [left] = other.plan_uploads(BUCKET, [("/p/left.jpg", "uploads/left.jpg")])
+    [left] = other.uploads.plan(BUCKET, [("/p/left.jpg", "uploads/left.jpg")])
     other.close()  # a runner that stopped with a file not uploaded
-    assert [upload[0] for upload in store.take_orphaned_uploads(BUCKET)] == [left]
-    store.add_pending("queued", {"id": "queued"})  # its object is in the bucket
+    assert [upload[0] for upload in store.uploads.take_orphaned(BUCKET)] == [left]
+    store.pending.add("queued", {"id": "queued"})  # its object is in the bucket
 
     store.stop_unstarted()
 
     after = ExecutionStore(store.path)
     try:
-        assert [upload[0] for upload in after.take_orphaned_uploads(BUCKET)] == [left]
-        assert [p.event_id for p in after.take_orphaned_pending()] == ["queued"]
+        assert [upload[0] for upload in after.uploads.take_orphaned(BUCKET)] == [left]
+        assert [p.event_id for p in after.pending.take_orphaned()] == ["queued"]
     finally:
         after.close()
 
@@ -111,8 +112,8 @@ def test_an_executions_start_links_its_pending_event_in_the_same_write(
     store: ExecutionStore,
 ) -> None:
     arn = "arn:aws:states:us-east-1:123456789012:execution:m:x"
-    store.add_pending("event-1", {"id": "event-1"})
-    assert not store.pending_for(arn)
+    store.pending.add("event-1", {"id": "event-1"})
+    assert not store.pending.waiting_for(arn)
 
     store.start(
         execution_arn=arn,
@@ -126,7 +127,7 @@ def test_an_executions_start_links_its_pending_event_in_the_same_write(
         pending_event_id="event-1",
     )
 
-    assert store.pending_for(arn)
+    assert store.pending.waiting_for(arn)
 
 
 def test_a_queued_upload_is_in_flight_by_its_object_version(
@@ -137,12 +138,12 @@ def test_a_queued_upload_is_in_flight_by_its_object_version(
         stored = objects.put_object(BUCKET, "uploads/a b+é.jpg", b"\xff\xd8\xff")
     finally:
         objects.close()
-    store.add_pending("event-1", object_created_event(stored))
+    store.pending.add("event-1", object_created_event(stored))
 
-    with store.claiming(BUCKET) as claims:
+    with store.uploads.claiming(BUCKET) as claims:
         assert claims.in_flight(stored.key, str(stored.version_id)) == QUEUED
         assert claims.in_flight(stored.key, "another-version") is None
-    with store.claiming("other-bucket") as claims:
+    with store.uploads.claiming("other-bucket") as claims:
         assert claims.in_flight(stored.key, str(stored.version_id)) is None
 
 
@@ -151,9 +152,9 @@ def test_a_claim_is_held_by_its_runner_and_is_unique_per_key_and_content(
 ) -> None:
     other = ExecutionStore(store.path)
     try:
-        with store.claiming(BUCKET) as claims:
+        with store.uploads.claiming(BUCKET) as claims:
             claims.claim("/p/a.jpg", "uploads/a.jpg", "etag-1")
-        with other.claiming(BUCKET) as claims:
+        with other.uploads.claiming(BUCKET) as claims:
             holder = claims.holder("uploads/a.jpg", "etag-1")
             assert holder is not None and holder[0] == store.runner_id
             assert claims.holder("uploads/a.jpg", "etag-2") is None
@@ -173,7 +174,7 @@ def test_an_older_database_gains_the_newer_tables(tmp_path: Path) -> None:
 
     upgraded = ExecutionStore(db)
     try:
-        assert len(upgraded.plan_uploads(BUCKET, [("/p/a.jpg", "uploads/a.jpg")])) == 1
+        assert len(upgraded.uploads.plan(BUCKET, [("/p/a.jpg", "uploads/a.jpg")])) == 1
     finally:
         upgraded.close()
     with sqlite3.connect(db) as conn:

@@ -29,8 +29,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, TypeGuard
 
-from facepipe.local.wildcard_complexity import STAR, parse_wildcard
-from facepipe.local.wildcard_complexity import complexity as wildcard_complexity
+from facepipe.local.events.wildcard_complexity import STAR, parse_wildcard
+from facepipe.local.events.wildcard_complexity import complexity as wildcard_complexity
 
 # The highest wildcard complexity EventBridge is known to accept. It publishes no number;
 # real PutRule calls bracket it: 8 and 9 were accepted, 12 and 16 refused ("Rule is too

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from facepipe.local.mail import Delivery
+from facepipe.local.mail.message import Delivery
 from lambdas.domain.model import Email
 from lambdas.domain.ports import Notifier
 

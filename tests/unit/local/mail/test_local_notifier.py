@@ -12,9 +12,9 @@ import pytest
 
 from facepipe.local.faults import FaultPlan
 from facepipe.local.home import DataHome
-from facepipe.local.mail import DEDUP_HEADER, Addresses, dedup_id_from_header
-from facepipe.local.notifier import MaildirOutbox, list_outbox, notifier_from_env
-from facepipe.local.smtp import SmtpNotifier, SmtpSettings
+from facepipe.local.mail.message import DEDUP_HEADER, Addresses, dedup_id_from_header
+from facepipe.local.mail.notifier import MaildirOutbox, list_outbox, notifier_from_env
+from facepipe.local.mail.smtp import SmtpNotifier, SmtpSettings
 from lambdas.domain.errors import ConfigurationError, ServiceUnavailableError
 from lambdas.domain.model import Email
 
@@ -106,7 +106,7 @@ def test_racing_senders_deliver_one_message_and_leave_no_temp_files(tmp_path: Pa
 def test_list_outbox_newest_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     outbox = MaildirOutbox(tmp_path / "outbox", ADDRESSES)
     dates = iter(["Tue, 24 Nov 2026 10:00:00 GMT", "Wed, 25 Nov 2026 10:00:00 GMT"])
-    monkeypatch.setattr("facepipe.local.mail.formatdate", lambda usegmt: next(dates))
+    monkeypatch.setattr("facepipe.local.mail.message.formatdate", lambda usegmt: next(dates))
     older_id = outbox.send(email(1))
     newer_id = outbox.send(email(2))
 

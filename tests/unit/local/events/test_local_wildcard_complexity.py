@@ -11,13 +11,13 @@ import itertools
 
 import pytest
 
-from facepipe.local.eventpattern import (
+from facepipe.local.events.pattern import (
     MAX_WILDCARD_COMPLEXITY,
     EventPattern,
     EventPatternError,
     pattern_complexity,
 )
-from facepipe.local.wildcard_complexity import complexity, parse_wildcard
+from facepipe.local.events.wildcard_complexity import complexity, parse_wildcard
 
 QUAMINA_EXPLODER = [
     "aahed*",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from facepipe.local.eventpattern import EventPattern, EventPatternError
+from facepipe.local.events.pattern import EventPattern, EventPatternError
 from facepipe.local.objectstore import StoredObject
 from facepipe.resources import upload_rule_path
 

@@ -24,7 +24,7 @@ from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from facepipe.local.faults import NO_FAULTS, FaultPlan
-from facepipe.local.mail import TO_ENV_VAR, Addresses, Delivery, email_message, message_id
+from facepipe.local.mail.message import TO_ENV_VAR, Addresses, Delivery, email_message, message_id
 from lambdas.domain.errors import ConfigurationError, ServiceUnavailableError, StepError
 from lambdas.domain.model import Email
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from facepipe.local.faults import NO_FAULTS, FaultPlan
 from facepipe.local.home import DataHome
-from facepipe.local.mail import Addresses, Delivery, email_message, message_id
-from facepipe.local.smtp import SmtpNotifier, SmtpSettings
-from facepipe.local.undelivered import CannotResend, NotifierFor
+from facepipe.local.mail.message import Addresses, Delivery, email_message, message_id
+from facepipe.local.mail.smtp import SmtpNotifier, SmtpSettings
+from facepipe.local.mail.undelivered import CannotResend, NotifierFor
 from lambdas.domain.model import Email
 from lambdas.domain.ports import Notifier
 
