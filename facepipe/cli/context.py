@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import threading
-from dataclasses import replace
 
 from facepipe.cli.exits import UsageError
 from facepipe.local.home import DataHome, resolve_home
@@ -14,10 +12,10 @@ from facepipe.local.runtime import (
     DEFAULT_BUCKET,
     LocalPipeline,
     PipelineOptions,
+    detect_config,
     prefix_refusal,
     route_step_logs,
 )
-from lambdas.detect.step import DetectConfig
 
 
 def home_of(args: argparse.Namespace) -> DataHome:
@@ -40,19 +38,11 @@ def local_pipeline(args: argparse.Namespace, stop: threading.Event | None = None
 
     route_step_logs(logging.INFO if args.verbose else logging.WARNING)
     get_finder(args.detector)  # an unknown or missing detector is a usage error, up front
-    # As the detect Lambda reads its settings; a flag stands in for its variable.
-    flags = {"MIN_CONFIDENCE": args.min_confidence, "FACE_ATTRIBUTES": args.attributes}
-    environ = {name: value for name, value in os.environ.items() if flags.get(name) is None}
-    detect = DetectConfig.from_env(environ)
-    if args.min_confidence is not None:
-        detect = replace(detect, min_confidence=args.min_confidence)
-    if args.attributes is not None:
-        detect = replace(detect, attributes=args.attributes)
     options = PipelineOptions(
         bucket=bucket_of(args),
         detector=args.detector,
         workers=args.workers,
-        detect=detect,
+        detect=detect_config(args.min_confidence, args.attributes),
     )
     return LocalPipeline(home_of(args), options, stop=stop)
 

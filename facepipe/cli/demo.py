@@ -59,7 +59,7 @@ def _print_graph(home: Path, key: str) -> None:
 
 
 def _print_where(home: Path, annotated: Path) -> None:
-    from facepipe.local.mail.notifier import list_outbox
+    from facepipe.local.mail.outbox import list_outbox
 
     print("\nannotated images:")
     for path in sorted(annotated.glob("*")):

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facepipe.cli import views
 from facepipe.cli.context import existing_home
 from facepipe.cli.exits import EXIT_FAILED, EXIT_OK
 from facepipe.local.home import DataHome
+from facepipe.local.mail.outbox import message_path
+from lambdas.domain.face_email import image_version_of
 
 if TYPE_CHECKING:
     from facepipe.local.mail.undelivered import ResendResult, UndeliveredMail
 
 
 def outbox(args: argparse.Namespace) -> int:
-    from facepipe.local.mail.notifier import list_outbox
+    from facepipe.local.mail.outbox import list_outbox
     from facepipe.local.mail.undelivered import UndeliveredMail
 
     home = existing_home(args)
@@ -36,7 +37,7 @@ def outbox(args: argparse.Namespace) -> int:
                     "to": m.to,
                     "subject": m.subject,
                     "messageId": m.message_id,
-                    "path": str(_message_path(home, m.id)),
+                    "path": str(message_path(home.outbox, m.id)),
                 }
                 for m in messages
             ]
@@ -67,7 +68,7 @@ def outbox(args: argparse.Namespace) -> int:
         else:
             verdict = f"{'not sent' if result.refused else 'still not sent'}: {result.error}"
         console.print(f"{result.unsent.email.subject}: {verdict}", soft_wrap=True, markup=False)
-    console.print(views.outbox_table(messages, lambda key: _message_path(home, key)))
+    console.print(views.outbox_table(messages, lambda key: message_path(home.outbox, key)))
     if unsent:
         console.print(views.unsent_table(unsent))
         console.print("`facepipe outbox --retry` sends them", soft_wrap=True, markup=False)
@@ -87,25 +88,10 @@ def _retry_unsent(home: DataHome, undelivered: UndeliveredMail) -> list[ResendRe
     try:
         for result in results:
             if result.error is None and result.message_id is not None:
-                key, version = _image_version(result.unsent.email.dedup_id)
+                key, version = image_version_of(result.unsent.email.dedup_id)
                 # Recorded as sent, as the Notify step records it: nothing sends it again.
                 if store.claim_notification(key, version, claimant=claimant):
                     store.mark_notification_sent(key, version, result.message_id, claimant)
     finally:
         store.close()
     return results
-
-
-def _image_version(dedup_id: str) -> tuple[str, str]:
-    """``bucket/key#version`` (lambdas.domain.face_email) as (key, version)."""
-    bucket_and_key, _, version = dedup_id.rpartition("#")
-    return bucket_and_key.partition("/")[2], version
-
-
-def _message_path(home: DataHome, key: str) -> Path:
-    """Where the Maildir keeps a message: new/ until a mail client reads it, then cur/."""
-    unread = home.outbox / "new" / key
-    if unread.exists():
-        return unread
-    read = sorted((home.outbox / "cur").glob(f"{key}:*"))
-    return read[0] if read else unread

@@ -17,7 +17,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from facepipe.cli.results import FileResult
     from facepipe.local.executions import StoredExecution
-    from facepipe.local.mail.notifier import OutboxMessage
+    from facepipe.local.mail.outbox import OutboxMessage
     from facepipe.local.mail.undelivered import UnsentEmail
     from facepipe.local.runtime import ExecutionOutcome
     from lambdas.domain.model import FaceRecord

@@ -17,10 +17,10 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from facepipe.engine import Clock, ExecutionResult, StateMachine, SystemClock
@@ -52,10 +52,11 @@ from facepipe.local.objectstore import (
 )
 from facepipe.local.recordstore import SqliteRecordStore
 from facepipe.resources import state_machine_path
+from facepipe.summary import Timed, face_count
 from lambdas.detect.step import DetectConfig
 from lambdas.detect.step import create_handler as create_detect_step
 from lambdas.domain.errors import StepError
-from lambdas.domain.ports import Notifier
+from lambdas.domain.ports import FaceAttributes, Notifier
 from lambdas.notify.step import NotifyConfig
 from lambdas.notify.step import create_handler as create_notify_step
 from lambdas.persist.step import PersistConfig
@@ -123,13 +124,31 @@ class StoppableClock:
             self._clock.sleep(seconds)
 
 
+def detect_config(
+    min_confidence: float | None = None,
+    attributes: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> DetectConfig:
+    """FACE_ATTRIBUTES and MIN_CONFIDENCE, as the detect Lambda reads them; a value given
+    (a command-line flag) stands in for its variable, which is then not read at all."""
+    flags = {"MIN_CONFIDENCE": min_confidence, "FACE_ATTRIBUTES": attributes}
+    environ = os.environ if environ is None else environ
+    detect = DetectConfig.from_env(
+        {name: value for name, value in environ.items() if flags.get(name) is None}
+    )
+    if min_confidence is not None:
+        detect = replace(detect, min_confidence=min_confidence)
+    if attributes is not None:
+        detect = replace(detect, attributes=cast(FaceAttributes, attributes))
+    return detect
+
+
 @dataclass(frozen=True)
 class PipelineOptions:
     bucket: str = DEFAULT_BUCKET
     detector: str = "auto"
     workers: int = field(default_factory=default_workers)
-    # FACE_ATTRIBUTES and MIN_CONFIDENCE, as the detect Lambda reads them.
-    detect: DetectConfig = field(default_factory=lambda: DetectConfig.from_env(os.environ))
+    detect: DetectConfig = field(default_factory=detect_config)
     persist: PersistConfig = field(default_factory=PersistConfig)
     notify: NotifyConfig = field(
         default_factory=lambda: NotifyConfig(execution_url=local_execution_reference)
@@ -139,7 +158,7 @@ class PipelineOptions:
 
 
 @dataclass(frozen=True)
-class ExecutionOutcome:
+class ExecutionOutcome(Timed):
     """How one execution of the pipeline ended, for tables, JSON and exit codes."""
 
     execution_arn: str
@@ -159,14 +178,7 @@ class ExecutionOutcome:
 
     @property
     def face_count(self) -> int | None:
-        detection = self.output.get("detection") if isinstance(self.output, dict) else None
-        return int(detection["faceCount"]) if isinstance(detection, dict) else None
-
-    @property
-    def duration_ms(self) -> float | None:
-        if self.start_date is None or self.stop_date is None:
-            return None
-        return (self.stop_date - self.start_date).total_seconds() * 1000
+        return face_count(self.output)
 
     def to_dict(self) -> dict[str, Any]:
         return {

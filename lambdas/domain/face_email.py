@@ -123,5 +123,17 @@ def build_face_email(image: ImageRef, detection: dict[str, Any], execution_url: 
     return Email(
         subject=ascii_subject(f"{_faces_phrase(count)} found in {image.key}"),
         body=_body(image, detection, execution_url),
-        dedup_id=f"{image.bucket}/{image.key}#{image.version_id or 'null'}",
+        dedup_id=email_dedup_id(image.bucket, image.key, image.version_id),
     )
+
+
+def email_dedup_id(bucket: str, key: str, version_id: str | None) -> str:
+    """``bucket/key#version`` (``null`` for an unversioned object): the one email per image
+    version, by which every notifier sends it once."""
+    return f"{bucket}/{key}#{version_id or 'null'}"
+
+
+def image_version_of(dedup_id: str) -> tuple[str, str]:
+    """The ``(key, version)`` an :func:`email_dedup_id` names."""
+    bucket_and_key, _, version = dedup_id.rpartition("#")
+    return bucket_and_key.partition("/")[2], version

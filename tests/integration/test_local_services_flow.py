@@ -12,7 +12,8 @@ import pytest
 from facepipe.local.events.bus import LocalEventBus, S3EventSource, load_upload_rule
 from facepipe.local.home import DataHome
 from facepipe.local.mail.message import Addresses
-from facepipe.local.mail.notifier import MaildirOutbox, list_outbox
+from facepipe.local.mail.notifier import MaildirOutbox
+from facepipe.local.mail.outbox import list_outbox
 from facepipe.local.objectstore import LocalObjectStore
 from facepipe.local.recordstore import SqliteRecordStore
 from lambdas.domain.errors import InvalidS3ObjectException

@@ -54,24 +54,7 @@ class UploadJournal:
 
     def done(self, upload_id: int) -> None:
         with self._file.write() as conn:
-            conn.execute("DELETE FROM planned_uploads WHERE upload_id = ?", (upload_id,))
-
-    def take_orphaned_uploads(self, bucket: str) -> list[tuple[int, str, str]]:
-        """Planned uploads into ``bucket`` whose runner is gone, now this runner's:
-        ``(upload id, source path, object key)``. Those for other buckets wait for a
-        runner of that bucket (this one's upload rule would not match them)."""
-        taken: list[tuple[int, str, str]] = []
-        with self._file.write() as conn:
-            rows = conn.execute(
-                "SELECT * FROM planned_uploads WHERE bucket = ? ORDER BY upload_id", (bucket,)
-            ).fetchall()
-            for row in rows:
-                if not self._file.gone(row["owner_runner"]):
-                    continue
-                self._file.take(conn, "planned_uploads", "upload_id", row["upload_id"])
-                self._taken.add(int(row["upload_id"]))
-                taken.append((row["upload_id"], row["source"], row["object_key"]))
-        return taken
+            forget_planned(conn, upload_id)
 
     def take_orphaned(self, bucket: str) -> list[tuple[int, str, str]]:
         """Planned uploads into ``bucket`` whose runner is gone, now this runner's:

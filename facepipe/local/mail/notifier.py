@@ -1,27 +1,22 @@
 """The Notifier port offline: SMTP when configured, else a Maildir outbox in the data home.
 
 The outbox holds real RFC 5322 messages; any mail client that reads Maildir can open it,
-and ``list_outbox`` gives ``facepipe outbox`` its listing.
+and ``facepipe.local.mail.outbox`` reads it back for ``facepipe outbox`` and the console.
 """
 
 from __future__ import annotations
 
-import hashlib
 import mailbox
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from email import policy
-from email.message import Message
-from email.parser import BytesParser
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from facepipe.local.faults import NO_FAULTS, FaultPlan
 from facepipe.local.home import DataHome
 from facepipe.local.mail.message import Addresses, Delivery, email_message, message_id
+from facepipe.local.mail.outbox import maildir_name, message_files
 from facepipe.local.mail.smtp import SmtpNotifier, SmtpSettings
 from facepipe.local.mail.undelivered import CannotResend, NotifierFor
 from lambdas.domain.model import Email
@@ -49,7 +44,7 @@ class MaildirOutbox:
 
     def send(self, email: Email) -> str:
         self._faults.check("smtp")
-        name = _maildir_name(email)
+        name = maildir_name(email.dedup_id)
         if self._delivered(name):
             return message_id(email)
         message = email_message(email, self.addresses)
@@ -68,51 +63,7 @@ class MaildirOutbox:
         return str(message["Message-ID"])
 
     def _delivered(self, name: str) -> bool:
-        # A mail client moves read messages to cur/, adding ":2,<flags>" to the name.
-        return (self.folder / "new" / name).exists() or any((self.folder / "cur").glob(f"{name}:*"))
-
-
-def _maildir_name(email: Email) -> str:
-    """A deterministic Maildir file name (no '/' or ':') for one image version."""
-    return "facepipe-" + hashlib.sha256(email.dedup_id.encode("utf-8")).hexdigest()[:40]
-
-
-@dataclass(frozen=True)
-class OutboxMessage:
-    id: str  # the Maildir key
-    date: datetime
-    subject: str
-    to: str
-    message_id: str
-
-
-def list_outbox(folder: Path) -> list[OutboxMessage]:
-    """The messages in a Maildir outbox, newest first (empty if there is no outbox yet)."""
-    if not (folder / "new").is_dir():
-        return []
-    box = mailbox.Maildir(folder, factory=None, create=False)
-    found: list[OutboxMessage] = []
-    for key in box.iterkeys():  # (iterating a Mailbox itself yields messages)
-        try:
-            parsed = BytesParser(policy=policy.default).parsebytes(box.get_bytes(key))
-        except (KeyError, FileNotFoundError):  # moved or removed by a mail client meanwhile
-            continue
-        found.append(_summary(key, parsed))
-    return sorted(found, key=lambda m: (m.date, m.id), reverse=True)
-
-
-def _summary(key: str, message: Message) -> OutboxMessage:
-    try:
-        date = parsedate_to_datetime(str(message["Date"]))
-    except (TypeError, ValueError):
-        date = datetime.fromtimestamp(0, UTC)  # an undated message sorts last
-    return OutboxMessage(
-        id=key,
-        date=date,
-        subject=str(message["Subject"] or ""),
-        to=str(message["To"] or ""),
-        message_id=str(message["Message-ID"] or ""),
-    )
+        return bool(message_files(self.folder, name))
 
 
 def notifier_from_env(

@@ -13,7 +13,8 @@ import pytest
 from facepipe.local.faults import FaultPlan
 from facepipe.local.home import DataHome
 from facepipe.local.mail.message import DEDUP_HEADER, Addresses, dedup_id_from_header
-from facepipe.local.mail.notifier import MaildirOutbox, list_outbox, notifier_from_env
+from facepipe.local.mail.notifier import MaildirOutbox, notifier_from_env
+from facepipe.local.mail.outbox import list_outbox
 from facepipe.local.mail.smtp import SmtpNotifier, SmtpSettings
 from lambdas.domain.errors import ConfigurationError, ServiceUnavailableError
 from lambdas.domain.model import Email
