@@ -8,12 +8,12 @@ import threading
 
 from facepipe.cli.exits import UsageError
 from facepipe.local.home import DataHome, resolve_home
+from facepipe.local.intake import prefix_refusal
 from facepipe.local.runtime import (
     DEFAULT_BUCKET,
     LocalPipeline,
     PipelineOptions,
     detect_config,
-    prefix_refusal,
     route_step_logs,
 )
 

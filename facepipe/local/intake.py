@@ -30,6 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from facepipe.local.events.bus import (
+    accepted_key_patterns,
+    load_upload_rule,
+    object_created_shape,
+    skip_reason,
+)
 from facepipe.local.executions import RUNNING, UploadClaims
 from facepipe.local.objectstore import (
     InvalidObjectName,
@@ -61,6 +67,21 @@ def safe_name(name: str) -> str:
 def folder_prefix(prefix: str) -> str:
     """A prefix is taken as a folder: "uploads" means "uploads/"."""
     return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
+def prefix_refusal(bucket: str, prefix: str) -> str | None:
+    """Why no file could run under ``prefix`` (the rule takes no image key there), or None."""
+    rule = load_upload_rule(bucket)
+    folder = folder_prefix(prefix)
+    for example in ("photo.jpg", "photo.jpeg", "photo.png"):
+        event = object_created_shape(bucket, folder + example)
+        if rule.matches(event):
+            return None
+    return (
+        f"--prefix {prefix!r}: the upload rule takes no image under it (it takes keys like "
+        + ", ".join(accepted_key_patterns())
+        + "), so every file would be skipped"
+    )
 
 
 @dataclass
@@ -300,8 +321,6 @@ class Intake:
 
     def _check(self, rows: list[Source]) -> None:
         """Keys S3 would refuse and keys the upload rule would not take, before any claim."""
-        from facepipe.local.runtime import skip_reason
-
         for row in rows:
             if row.settled:
                 continue

@@ -30,6 +30,7 @@ from facepipe.local.events.bus import (
     LocalEventBus,
     S3EventSource,
     load_upload_rule,
+    object_created_shape,
 )
 from facepipe.local.executions import (
     ABORTED,
@@ -325,7 +326,7 @@ class LocalPipeline:
 
     def rule_takes(self, key: str) -> bool:
         """Whether the upload rule would start an execution for an upload of ``key``."""
-        return self._upload_rule.matches(_object_created_shape(self.options.bucket, key))
+        return self._upload_rule.matches(object_created_shape(self.options.bucket, key))
 
     def upload(self, source: Path | bytes, key: str, *, planned: int | None = None) -> Upload:
         """Put a file (or bytes) into the bucket under ``key``; the rule decides what runs."""
@@ -589,49 +590,3 @@ def route_step_logs(level: int | str = logging.WARNING) -> None:
         # Not setStream(): it flushes the old stream, which may be closed by now.
         with handler.lock or threading.Lock():
             handler.stream = _CurrentStderr()
-
-
-def skip_reason(key: str) -> str:
-    return f"the upload rule does not take {key!r}; it takes keys like " + ", ".join(
-        accepted_key_patterns()
-    )
-
-
-def prefix_refusal(bucket: str, prefix: str) -> str | None:
-    """Why no file could run under ``prefix`` (the rule takes no image key there), or None."""
-    from facepipe.local.intake import folder_prefix
-
-    rule = load_upload_rule(bucket)
-    folder = folder_prefix(prefix)
-    for example in ("photo.jpg", "photo.jpeg", "photo.png"):
-        event = _object_created_shape(bucket, folder + example)
-        if rule.matches(event):
-            return None
-    return (
-        f"--prefix {prefix!r}: the upload rule takes no image under it (it takes keys like "
-        + ", ".join(accepted_key_patterns())
-        + "), so every file would be skipped"
-    )
-
-
-def _object_created_shape(bucket: str, key: str) -> dict[str, Any]:
-    """What the upload rule looks at in an "Object Created" event of ``key``."""
-    return {
-        "source": "aws.s3",
-        "detail-type": "Object Created",
-        "detail": {"bucket": {"name": bucket}, "object": {"key": key}},
-    }
-
-
-def accepted_key_patterns() -> list[str]:
-    """The object keys the upload rule takes, for telling people why a file was skipped."""
-    from facepipe.resources import upload_rule_path
-
-    rule = json.loads(upload_rule_path().read_text(encoding="utf-8"))
-    matchers = rule.get("detail", {}).get("object", {}).get("key", [])
-    patterns: list[str] = []
-    for matcher in matchers:
-        text = next(iter(matcher.values())) if isinstance(matcher, dict) else matcher
-        if isinstance(text, str) and text.lower() not in patterns:
-            patterns.append(text.lower())
-    return patterns

@@ -147,3 +147,30 @@ class S3EventSource:
 
     def __call__(self, obj: StoredObject) -> None:
         self.bus.put_event(object_created_event(obj, region=self.region, account=self.account))
+
+
+def skip_reason(key: str) -> str:
+    return f"the upload rule does not take {key!r}; it takes keys like " + ", ".join(
+        accepted_key_patterns()
+    )
+
+
+def object_created_shape(bucket: str, key: str) -> dict[str, Any]:
+    """What the upload rule looks at in an "Object Created" event of ``key``."""
+    return {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": bucket}, "object": {"key": key}},
+    }
+
+
+def accepted_key_patterns() -> list[str]:
+    """The object keys the upload rule takes, for telling people why a file was skipped."""
+    rule = json.loads(upload_rule_path().read_text(encoding="utf-8"))
+    matchers = rule.get("detail", {}).get("object", {}).get("key", [])
+    patterns: list[str] = []
+    for matcher in matchers:
+        text = next(iter(matcher.values())) if isinstance(matcher, dict) else matcher
+        if isinstance(text, str) and text.lower() not in patterns:
+            patterns.append(text.lower())
+    return patterns
