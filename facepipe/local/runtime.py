@@ -2,7 +2,8 @@
 
     local bucket put -> "Object Created" event -> upload rule (statemachine/upload_rule.json)
     -> an execution of statemachine/face_pipeline.asl.json on a worker pool -> the same
-    create_handler() step logic as the Lambdas, on SQLite / the local detector / the outbox.
+    create_handler() step logic as the Lambdas (lambdas/<step>/step.py), on SQLite / the
+    local detector / the outbox.
 
 Every execution is stored with its history as it happens (facepipe.local.executions).
 """
