@@ -9,7 +9,7 @@ from typing import Any
 
 from facepipe.local.executions import ABORTED
 from facepipe.local.intake import NOT_UPLOADED, Source
-from facepipe.local.runtime import ExecutionOutcome
+from facepipe.local.outcome import ExecutionOutcome
 
 NOT_STARTED = "NOT_STARTED"  # Ctrl-C came before its upload or its execution started
 

@@ -25,7 +25,8 @@ from facepipe.local.intake import (
     files_named,
     folder_prefix,
 )
-from facepipe.local.runtime import ExecutionOutcome, LocalPipeline, Resumed, Upload
+from facepipe.local.outcome import ExecutionOutcome, Upload
+from facepipe.local.runtime import LocalPipeline, Resumed
 
 PROGRESS_THRESHOLD = 3  # a progress bar only for more images than this
 

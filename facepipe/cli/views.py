@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from facepipe.local.executions import StoredExecution
     from facepipe.local.mail.outbox import OutboxMessage
     from facepipe.local.mail.undelivered import UnsentEmail
-    from facepipe.local.runtime import ExecutionOutcome
+    from facepipe.local.outcome import ExecutionOutcome
     from lambdas.domain.model import FaceRecord
 
 DETAIL_WIDTH = 70

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from facepipe.local.events.bus import (
     accepted_key_patterns,
@@ -48,7 +48,10 @@ from lambdas.domain.ordering import FAILED
 if TYPE_CHECKING:
     import threading
 
-    from facepipe.local.runtime import ExecutionOutcome, LocalPipeline, Upload
+    from facepipe.local.executions import ExecutionStore
+    from facepipe.local.objectstore import LocalObjectStore
+    from facepipe.local.outcome import ExecutionOutcome, Upload
+    from facepipe.local.recordstore import SqliteRecordStore
 
 SKIPPED = "SKIPPED"  # not taken in, on purpose: the reason says why
 NOT_UPLOADED = "NOT_UPLOADED"  # could not be taken in: a failure, for the exit status
@@ -276,10 +279,30 @@ def _lengthen(rows: list[Source], prefix: str) -> bool:
 RowListener = Callable[[Source], None]
 
 
+class IntakeOptions(Protocol):
+    @property
+    def bucket(self) -> str: ...
+
+
+class Pipeline(Protocol):
+    """What the intake needs of ``facepipe.local.runtime.LocalPipeline``."""
+
+    @property
+    def options(self) -> IntakeOptions: ...
+
+    executions: ExecutionStore
+    objects: LocalObjectStore
+    records: SqliteRecordStore
+
+    def rule_takes(self, key: str) -> bool: ...
+
+    def upload(self, source: Path | bytes, key: str, *, planned: int | None = None) -> Upload: ...
+
+
 class Intake:
     """Claims and uploads for one LocalPipeline (``LocalPipeline.take_in`` is the entry)."""
 
-    def __init__(self, pipeline: LocalPipeline) -> None:
+    def __init__(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
 
     def take_in(

@@ -48,13 +48,12 @@ from facepipe.local.mail.undelivered import KeepingUnsent, UndeliveredMail
 from facepipe.local.objectstore import (
     InvalidObjectName,
     LocalObjectStore,
-    StoredObject,
     validate_bucket_name,
     validate_key,
 )
+from facepipe.local.outcome import ExecutionOutcome, Upload
 from facepipe.local.recordstore import SqliteRecordStore
 from facepipe.resources import state_machine_path
-from facepipe.summary import Timed, face_count
 from lambdas.detect.step import DetectConfig
 from lambdas.detect.step import create_handler as create_detect_step
 from lambdas.domain.errors import StepError
@@ -160,43 +159,6 @@ class PipelineOptions:
 
 
 @dataclass(frozen=True)
-class ExecutionOutcome(Timed):
-    """How one execution of the pipeline ended, for tables, JSON and exit codes."""
-
-    execution_arn: str
-    bucket: str
-    key: str
-    version_id: str
-    status: str
-    start_date: datetime | None
-    stop_date: datetime | None
-    output: Any = None
-    error: str | None = None
-    cause: str | None = None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == "SUCCEEDED"
-
-    @property
-    def face_count(self) -> int | None:
-        return face_count(self.output)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "executionArn": self.execution_arn,
-            "bucket": self.bucket,
-            "key": self.key,
-            "versionId": self.version_id,
-            "status": self.status,
-            "faceCount": self.face_count,
-            "durationMs": None if self.duration_ms is None else round(self.duration_ms, 1),
-            "error": self.error,
-            "cause": self.cause,
-        }
-
-
-@dataclass(frozen=True)
 class Resumed:
     """What ``LocalPipeline.resume`` picked up from a runner that stopped mid-batch."""
 
@@ -220,18 +182,6 @@ class Resumed:
     @property
     def anything(self) -> bool:
         return bool(self.executions or self.aborted or self.not_uploaded)
-
-
-@dataclass(frozen=True)
-class Upload:
-    """An object put into the local bucket, and its execution when the upload rule matched."""
-
-    stored: StoredObject
-    execution: Future[ExecutionOutcome] | None
-
-    @property
-    def accepted(self) -> bool:
-        return self.execution is not None
 
 
 class LocalPipeline:
