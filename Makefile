@@ -42,7 +42,7 @@ unit: install $(CHROMIUM)
 test: lint typecheck unit
 
 demo: install
-	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m facepipe.demo
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m facepipe.cli.demo
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

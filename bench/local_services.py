@@ -20,13 +20,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from facepipe.local.events import load_upload_rule, object_created_event
+from facepipe.local.events.bus import load_upload_rule, object_created_event
 from facepipe.local.home import DataHome
-from facepipe.local.mail import Addresses
-from facepipe.local.notifier import MaildirOutbox
+from facepipe.local.mail.message import Addresses
+from facepipe.local.mail.notifier import MaildirOutbox
 from facepipe.local.objectstore import LocalObjectStore
 from facepipe.local.recordstore import SqliteRecordStore
-from lambdas.common.model import Email, FaceRecord
+from lambdas.domain.model import Email, FaceRecord
 
 BUCKET = "bench-bucket"
 

@@ -87,17 +87,17 @@ from typing import Any
 
 from PIL import Image
 
-from facepipe.local.events import object_created_event
+from facepipe.local.events.bus import object_created_event
 from facepipe.local.executions import ExecutionStore, StoredExecution, executions_db_path
 from facepipe.local.faults import parse_faults
 from facepipe.local.home import DataHome
-from facepipe.local.mail import DEDUP_HEADER, dedup_id_from_header
+from facepipe.local.mail.message import DEDUP_HEADER, dedup_id_from_header
+from facepipe.local.mail.undelivered import UndeliveredMail
 from facepipe.local.objectstore import LocalObjectStore, StoredObject
 from facepipe.local.recordstore import SqliteRecordStore
 from facepipe.local.runtime import DEFAULT_BUCKET, LocalPipeline, PipelineOptions, route_step_logs
-from facepipe.local.undelivered import UndeliveredMail
 from facepipe.samples import GROUP, NO_FACES, PORTRAIT, sample_images
-from lambdas.common.model import FaceRecord
+from lambdas.domain.model import FaceRecord
 
 SEED = 20261130
 SIDE = 320  # longest side of the generated images
@@ -410,7 +410,7 @@ def verify(
         latest = {f.key: store.latest_version_id(f.key) for f in files}
         stored = executions.list_executions(limit=10**9)
         answers = {e.execution_arn: step_answers(executions, e) for e in stored}
-        pending = executions.pending_count()
+        pending = executions.pending.count()
         versions = {f.key: bucket.list_versions(DEFAULT_BUCKET, f.key) for f in files}
         keys_in_bucket = {o.key for o in bucket.list_objects(DEFAULT_BUCKET)}
     finally:

@@ -22,11 +22,11 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 METRICS_NAMESPACE = "FacePipe"
 NOTIFY_TIMEOUT_SECONDS = 30
 """Above the worst case of notify's three AWS calls in a row (claim, publish, mark sent or
-release) under the client timeouts of lambdas/common/aws/clients.py, so a hung call ends in
+release) under the client timeouts of lambdas/aws/clients.py, so a hung call ends in
 a named error the step handles, never in a Lambda timeout."""
 
 # The asset is the repository root with everything excluded except lambdas/**/*.py, so
-# handler strings and imports (`lambdas.common...`) are the same as in the repo.
+# handler strings and imports (`lambdas.domain...`) are the same as in the repo.
 # Git-style ignore rules: a directory must be re-included before the files inside it.
 CODE_EXCLUDES = [
     "*",

@@ -168,7 +168,7 @@ class FacePipeStack(Stack):
             "be an image to detect, and nothing outside that prefix is readable.",
         )
         table_arn = table.table.table_arn
-        # Exactly the calls each makes (lambdas/common/aws/dynamodb.py): persist reads the
+        # Exactly the calls each makes (lambdas/aws/dynamodb.py): persist reads the
         # stored record and the latest view (GetItem) and writes both conditionally (PutItem);
         # notify claims, marks sent and releases with conditional UpdateItem only.
         functions.persist.add_to_role_policy(

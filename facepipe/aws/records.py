@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdas.common.aws.dynamodb import DynamoDbRecordStore
-from lambdas.common.model import FaceRecord
+from lambdas.aws.dynamodb import DynamoDbRecordStore
+from lambdas.domain.model import FaceRecord
 
 
 def fetch_record(dynamodb: Any, table_name: str, key: str, version_id: str) -> FaceRecord | None:

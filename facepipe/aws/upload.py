@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdas.common.model import IMAGE_SUFFIXES
+from lambdas.domain.model import IMAGE_SUFFIXES
 
 _CONTENT_TYPES = dict(zip(IMAGE_SUFFIXES, ("image/jpeg", "image/jpeg", "image/png"), strict=True))
 

@@ -15,18 +15,11 @@ from facepipe.aws.records import fetch_record
 from facepipe.aws.stack import StackOutputs
 from facepipe.console.source import ExecutionDetail, ExecutionItem, UploadReceipt
 from facepipe.console.uploads import MAX_UPLOAD_BYTES, upload_key
+from facepipe.summary import face_count
 
 _STOPPED_CACHE_SIZE = 2000  # stopped executions remembered (more than a page lists)
 
 _LIST_LIMIT = 50
-
-
-def _face_count(output: str | None) -> int | None:
-    try:
-        count = json.loads(output or "")["detection"]["faceCount"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return int(count) if isinstance(count, int) else None
 
 
 def _item(described: dict[str, Any]) -> ExecutionItem:
@@ -39,7 +32,7 @@ def _item(described: dict[str, Any]) -> ExecutionItem:
         version_id=version,
         start_date=described.get("startDate"),
         stop_date=described.get("stopDate"),
-        face_count=_face_count(described.get("output")),
+        face_count=face_count(described.get("output")),
     )
 
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
-from email import policy
-from email.parser import BytesParser
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from facepipe.console.source import (
@@ -16,6 +12,9 @@ from facepipe.console.source import (
     UploadRefused,
 )
 from facepipe.console.uploads import MAX_UPLOAD_BYTES, upload_key
+from facepipe.local.mail.outbox import read_email
+from facepipe.summary import face_count
+from lambdas.domain.face_email import email_dedup_id
 
 if TYPE_CHECKING:
     from facepipe.local.executions import StoredExecution
@@ -28,14 +27,6 @@ def _date(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _face_count(stored: StoredExecution) -> int | None:
-    output = stored.output if isinstance(stored.output, dict) else {}
-    detection = output.get("detection")
-    if isinstance(detection, dict) and isinstance(detection.get("faceCount"), int):
-        return int(detection["faceCount"])
-    return None
-
-
 def _item(stored: StoredExecution) -> ExecutionItem:
     return ExecutionItem(
         execution_arn=stored.execution_arn,
@@ -45,26 +36,8 @@ def _item(stored: StoredExecution) -> ExecutionItem:
         version_id=stored.version_id,
         start_date=_date(stored.start_date),
         stop_date=_date(stored.stop_date),
-        face_count=_face_count(stored),
+        face_count=face_count(stored.output),
     )
-
-
-def outbox_email(outbox: Path, bucket: str, key: str, version_id: str) -> dict[str, str] | None:
-    """The outbox message for one image version, found by its deterministic Maildir name."""
-    dedup_id = f"{bucket}/{key}#{version_id or 'null'}"
-    name = "facepipe-" + hashlib.sha256(dedup_id.encode("utf-8")).hexdigest()[:40]
-    candidates = [outbox / "new" / name, *sorted((outbox / "cur").glob(f"{name}:*"))]
-    for path in candidates:
-        if path.is_file():
-            message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
-            body = message.get_body(preferencelist=("plain",))
-            return {
-                "subject": str(message["Subject"] or ""),
-                "to": str(message["To"] or ""),
-                "date": str(message["Date"] or ""),
-                "body": body.get_content() if body is not None else "",
-            }
-    return None
 
 
 class LocalConsoleSource:
@@ -99,7 +72,7 @@ class LocalConsoleSource:
         )
 
     def image(self, detail: ExecutionDetail) -> bytes | None:
-        from lambdas.common.errors import InvalidS3ObjectException
+        from lambdas.domain.errors import InvalidS3ObjectException
 
         objects = self.pipeline.objects
         item = detail.item
@@ -117,9 +90,8 @@ class LocalConsoleSource:
 
     def email(self, detail: ExecutionDetail) -> dict[str, str] | None:
         item = detail.item
-        return outbox_email(
-            self.pipeline.home.outbox, detail.bucket, item.image_key, item.version_id or "null"
-        )
+        dedup_id = email_dedup_id(detail.bucket, item.image_key, item.version_id)
+        return read_email(self.pipeline.home.outbox, dedup_id)
 
     def upload(self, filename: str, data: bytes, content_type: str) -> UploadReceipt:
         from facepipe.console.uploads import image_type

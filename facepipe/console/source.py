@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from facepipe.summary import Timed
+
 
 class UploadRefused(ValueError):
     """An upload the console will not store, with a message for the person who sent it."""
@@ -31,7 +33,7 @@ class UploadReceipt:
 
 
 @dataclass
-class ExecutionItem:
+class ExecutionItem(Timed):
     """One row of the executions list."""
 
     execution_arn: str
@@ -42,12 +44,6 @@ class ExecutionItem:
     start_date: datetime | None
     stop_date: datetime | None
     face_count: int | None = None
-
-    @property
-    def duration_ms(self) -> float | None:
-        if self.start_date is None or self.stop_date is None:
-            return None
-        return (self.stop_date - self.start_date).total_seconds() * 1000
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -29,7 +29,7 @@ from facepipe.local.objectstore import (
     LocalObjectStore,
     StoredObject,
 )
-from lambdas.common.errors import InvalidS3ObjectException
+from lambdas.domain.errors import InvalidS3ObjectException
 
 _LISTINGS_KEPT = 8
 

@@ -20,15 +20,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from lambdas.common.errors import (
+from lambdas.domain.errors import (
     ConfigurationError,
     ProvisionedThroughputExceededException,
     ServiceUnavailableError,
     StepError,
     ThrottlingException,
 )
-from lambdas.common.model import ImageRef
-from lambdas.common.ports import Detector, FaceAttributes
+from lambdas.domain.model import ImageRef
+from lambdas.domain.ports import Detector, FaceAttributes
 
 FAULTS_ENV_VAR = "FACEPIPE_FAULTS"
 

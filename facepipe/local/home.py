@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambdas.common.errors import ConfigurationError
+from lambdas.domain.errors import ConfigurationError
 
 HOME_ENV_VAR = "FACEPIPE_HOME"
 DEFAULT_HOME = "~/.facepipe"

@@ -14,7 +14,7 @@ unreadable, a key S3 refuses). One bad file never stops the others.
 
 Claims. Before anything is uploaded, each file's bytes (their MD5, the ETag S3 gives them)
 are claimed under its key in one SQLite transaction that also checks what is queued,
-running or recorded (``ExecutionStore.claiming``): of two live runners of one data home,
+running or recorded (``UploadJournal.claiming``): of two live runners of one data home,
 only one ever uploads the same bytes under the same key. The claim is the planned upload a
 killed runner leaves for ``resume``; it ends when the upload's event is queued.
 """
@@ -28,8 +28,14 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from facepipe.local.events.bus import (
+    accepted_key_patterns,
+    load_upload_rule,
+    object_created_shape,
+    skip_reason,
+)
 from facepipe.local.executions import RUNNING, UploadClaims
 from facepipe.local.objectstore import (
     InvalidObjectName,
@@ -37,12 +43,15 @@ from facepipe.local.objectstore import (
     file_etag,
     validate_key,
 )
-from lambdas.common.ordering import FAILED
+from lambdas.domain.ordering import FAILED
 
 if TYPE_CHECKING:
     import threading
 
-    from facepipe.local.runtime import ExecutionOutcome, LocalPipeline, Upload
+    from facepipe.local.executions import ExecutionStore
+    from facepipe.local.objectstore import LocalObjectStore
+    from facepipe.local.outcome import ExecutionOutcome, Upload
+    from facepipe.local.recordstore import SqliteRecordStore
 
 SKIPPED = "SKIPPED"  # not taken in, on purpose: the reason says why
 NOT_UPLOADED = "NOT_UPLOADED"  # could not be taken in: a failure, for the exit status
@@ -61,6 +70,21 @@ def safe_name(name: str) -> str:
 def folder_prefix(prefix: str) -> str:
     """A prefix is taken as a folder: "uploads" means "uploads/"."""
     return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
+def prefix_refusal(bucket: str, prefix: str) -> str | None:
+    """Why no file could run under ``prefix`` (the rule takes no image key there), or None."""
+    rule = load_upload_rule(bucket)
+    folder = folder_prefix(prefix)
+    for example in ("photo.jpg", "photo.jpeg", "photo.png"):
+        event = object_created_shape(bucket, folder + example)
+        if rule.matches(event):
+            return None
+    return (
+        f"--prefix {prefix!r}: the upload rule takes no image under it (it takes keys like "
+        + ", ".join(accepted_key_patterns())
+        + "), so every file would be skipped"
+    )
 
 
 @dataclass
@@ -255,10 +279,30 @@ def _lengthen(rows: list[Source], prefix: str) -> bool:
 RowListener = Callable[[Source], None]
 
 
+class IntakeOptions(Protocol):
+    @property
+    def bucket(self) -> str: ...
+
+
+class Pipeline(Protocol):
+    """What the intake needs of ``facepipe.local.runtime.LocalPipeline``."""
+
+    @property
+    def options(self) -> IntakeOptions: ...
+
+    executions: ExecutionStore
+    objects: LocalObjectStore
+    records: SqliteRecordStore
+
+    def rule_takes(self, key: str) -> bool: ...
+
+    def upload(self, source: Path | bytes, key: str, *, planned: int | None = None) -> Upload: ...
+
+
 class Intake:
     """Claims and uploads for one LocalPipeline (``LocalPipeline.take_in`` is the entry)."""
 
-    def __init__(self, pipeline: LocalPipeline) -> None:
+    def __init__(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
 
     def take_in(
@@ -300,8 +344,6 @@ class Intake:
 
     def _check(self, rows: list[Source]) -> None:
         """Keys S3 would refuse and keys the upload rule would not take, before any claim."""
-        from facepipe.local.runtime import skip_reason
-
         for row in rows:
             if row.settled:
                 continue
@@ -324,7 +366,7 @@ class Intake:
                 row.not_uploaded = f"cannot be read: {error.strerror or error}"
         executions = self._pipeline.executions
         for start in range(0, len(etags), CLAIMS_PER_TRANSACTION):
-            with executions.claiming(self._pipeline.options.bucket) as claims:
+            with executions.uploads.claiming(self._pipeline.options.bucket) as claims:
                 for row, etag in etags[start : start + CLAIMS_PER_TRANSACTION]:
                     row.skipped = self._taken_already(claims, row.key, etag, force)
                     if row.skipped is None:
@@ -367,7 +409,7 @@ class Intake:
         try:
             row.upload = self._pipeline.upload(source, row.key, planned=row.claim)
         except OSError as error:
-            self._pipeline.executions.upload_done(row.claim)  # the claim ends with the row
+            self._pipeline.executions.uploads.done(row.claim)  # the claim ends with the row
             gone = isinstance(error, FileNotFoundError)
             row.not_uploaded = (
                 "disappeared before it was uploaded"

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from facepipe.local.database import Database
+from facepipe.local.events.sequencer import format_sequencer
 from facepipe.local.faults import NO_FAULTS, FaultPlan
-from facepipe.local.sequencer import format_sequencer
-from lambdas.common.errors import InvalidS3ObjectException
-from lambdas.common.model import ObjectInfo
+from lambdas.domain.errors import InvalidS3ObjectException
+from lambdas.domain.model import ObjectInfo
 
 MAX_KEY_BYTES = 1024  # S3's limit on a key's UTF-8 length
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what S3 stores when none is given

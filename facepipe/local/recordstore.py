@@ -1,7 +1,7 @@
 """Face records in SQLite: the RecordStore port offline, with the DynamoDB store's rules.
 
 One row per image version plus a per-key "latest" row that only moves forward. Whether a
-new record may replace a stored one is decided by ``lambdas.common.ordering.supersedes``,
+new record may replace a stored one is decided by ``lambdas.domain.ordering.supersedes``,
 the same rule the DynamoDB store writes as its condition, here inside one write transaction.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from facepipe.local.database import Database
 from facepipe.local.faults import NO_FAULTS, FaultPlan
-from lambdas.common.model import FaceRecord
-from lambdas.common.ordering import DETECTED, sortable_sequencer, supersedes
+from lambdas.domain.model import FaceRecord
+from lambdas.domain.ordering import DETECTED, sortable_sequencer, supersedes
 
 _SCHEMA = [
     (

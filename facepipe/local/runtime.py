@@ -2,7 +2,8 @@
 
     local bucket put -> "Object Created" event -> upload rule (statemachine/upload_rule.json)
     -> an execution of statemachine/face_pipeline.asl.json on a worker pool -> the same
-    create_handler() step logic as the Lambdas, on SQLite / the local detector / the outbox.
+    create_handler() step logic as the Lambdas (lambdas/<step>/step.py), on SQLite / the
+    local detector / the outbox.
 
 Every execution is stored with its history as it happens (facepipe.local.executions).
 """
@@ -17,19 +18,20 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from facepipe.engine import Clock, ExecutionResult, StateMachine, SystemClock
 from facepipe.local.detection import LocalDetector
-from facepipe.local.events import (
+from facepipe.local.events.bus import (
     LOCAL_ACCOUNT,
     LocalEventBus,
     S3EventSource,
     load_upload_rule,
+    object_created_shape,
 )
 from facepipe.local.executions import (
     ABORTED,
@@ -41,25 +43,25 @@ from facepipe.local.executions import (
 from facepipe.local.faults import FaultPlan, faults_from_env, with_detector_faults
 from facepipe.local.home import DataHome
 from facepipe.local.intake import Intake, RowListener, Source
-from facepipe.local.notifier import notifier_from_env
+from facepipe.local.mail.notifier import notifier_from_env
+from facepipe.local.mail.undelivered import KeepingUnsent, UndeliveredMail
 from facepipe.local.objectstore import (
     InvalidObjectName,
     LocalObjectStore,
-    StoredObject,
     validate_bucket_name,
     validate_key,
 )
+from facepipe.local.outcome import ExecutionOutcome, Upload
 from facepipe.local.recordstore import SqliteRecordStore
-from facepipe.local.undelivered import KeepingUnsent, UndeliveredMail
 from facepipe.resources import state_machine_path
-from lambdas.common.errors import StepError
-from lambdas.common.ports import Notifier
-from lambdas.detect.handler import DetectConfig
-from lambdas.detect.handler import create_handler as create_detect_step
-from lambdas.notify.handler import NotifyConfig
-from lambdas.notify.handler import create_handler as create_notify_step
-from lambdas.persist.handler import PersistConfig
-from lambdas.persist.handler import create_handler as create_persist_step
+from lambdas.detect.step import DetectConfig
+from lambdas.detect.step import create_handler as create_detect_step
+from lambdas.domain.errors import StepError
+from lambdas.domain.ports import FaceAttributes, Notifier
+from lambdas.notify.step import NotifyConfig
+from lambdas.notify.step import create_handler as create_notify_step
+from lambdas.persist.step import PersistConfig
+from lambdas.persist.step import create_handler as create_persist_step
 
 DEFAULT_BUCKET = "facepipe-uploads"
 STATE_MACHINE_NAME = "facepipe-local"
@@ -123,63 +125,37 @@ class StoppableClock:
             self._clock.sleep(seconds)
 
 
+def detect_config(
+    min_confidence: float | None = None,
+    attributes: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> DetectConfig:
+    """FACE_ATTRIBUTES and MIN_CONFIDENCE, as the detect Lambda reads them; a value given
+    (a command-line flag) stands in for its variable, which is then not read at all."""
+    flags = {"MIN_CONFIDENCE": min_confidence, "FACE_ATTRIBUTES": attributes}
+    environ = os.environ if environ is None else environ
+    detect = DetectConfig.from_env(
+        {name: value for name, value in environ.items() if flags.get(name) is None}
+    )
+    if min_confidence is not None:
+        detect = replace(detect, min_confidence=min_confidence)
+    if attributes is not None:
+        detect = replace(detect, attributes=cast(FaceAttributes, attributes))
+    return detect
+
+
 @dataclass(frozen=True)
 class PipelineOptions:
     bucket: str = DEFAULT_BUCKET
     detector: str = "auto"
     workers: int = field(default_factory=default_workers)
-    # FACE_ATTRIBUTES and MIN_CONFIDENCE, as the detect Lambda reads them.
-    detect: DetectConfig = field(default_factory=lambda: DetectConfig.from_env(os.environ))
+    detect: DetectConfig = field(default_factory=detect_config)
     persist: PersistConfig = field(default_factory=PersistConfig)
     notify: NotifyConfig = field(
         default_factory=lambda: NotifyConfig(execution_url=local_execution_reference)
     )
     # The engine's clock: None is the system clock; a FakeClock makes retry waits instant.
     clock: Clock | None = None
-
-
-@dataclass(frozen=True)
-class ExecutionOutcome:
-    """How one execution of the pipeline ended, for tables, JSON and exit codes."""
-
-    execution_arn: str
-    bucket: str
-    key: str
-    version_id: str
-    status: str
-    start_date: datetime | None
-    stop_date: datetime | None
-    output: Any = None
-    error: str | None = None
-    cause: str | None = None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == "SUCCEEDED"
-
-    @property
-    def face_count(self) -> int | None:
-        detection = self.output.get("detection") if isinstance(self.output, dict) else None
-        return int(detection["faceCount"]) if isinstance(detection, dict) else None
-
-    @property
-    def duration_ms(self) -> float | None:
-        if self.start_date is None or self.stop_date is None:
-            return None
-        return (self.stop_date - self.start_date).total_seconds() * 1000
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "executionArn": self.execution_arn,
-            "bucket": self.bucket,
-            "key": self.key,
-            "versionId": self.version_id,
-            "status": self.status,
-            "faceCount": self.face_count,
-            "durationMs": None if self.duration_ms is None else round(self.duration_ms, 1),
-            "error": self.error,
-            "cause": self.cause,
-        }
 
 
 @dataclass(frozen=True)
@@ -206,18 +182,6 @@ class Resumed:
     @property
     def anything(self) -> bool:
         return bool(self.executions or self.aborted or self.not_uploaded)
-
-
-@dataclass(frozen=True)
-class Upload:
-    """An object put into the local bucket, and its execution when the upload rule matched."""
-
-    stored: StoredObject
-    execution: Future[ExecutionOutcome] | None
-
-    @property
-    def accepted(self) -> bool:
-        return self.execution is not None
 
 
 class LocalPipeline:
@@ -290,7 +254,7 @@ class LocalPipeline:
             validate_key(key)
         # Absolute paths: a resume may start from another folder.
         noted = [(str(path.resolve()), key) for path, key in files]
-        return self.executions.plan_uploads(self.options.bucket, noted)
+        return self.executions.uploads.plan(self.options.bucket, noted)
 
     def take_in(
         self,
@@ -313,7 +277,7 @@ class LocalPipeline:
 
     def rule_takes(self, key: str) -> bool:
         """Whether the upload rule would start an execution for an upload of ``key``."""
-        return self._upload_rule.matches(_object_created_shape(self.options.bucket, key))
+        return self._upload_rule.matches(object_created_shape(self.options.bucket, key))
 
     def upload(self, source: Path | bytes, key: str, *, planned: int | None = None) -> Upload:
         """Put a file (or bytes) into the bucket under ``key``; the rule decides what runs."""
@@ -324,7 +288,7 @@ class LocalPipeline:
         try:
             stored = self.objects.put_object(self.options.bucket, key, data)
             if planned is not None and self._this_upload.started is None:
-                self.executions.upload_done(planned)  # the rule skipped it (else add_pending)
+                self.executions.uploads.done(planned)  # the rule skipped it (else add_pending)
             return Upload(stored, self._this_upload.started)
         finally:
             self._this_upload.started = None
@@ -338,7 +302,7 @@ class LocalPipeline:
         """
         pending_id = str(event.get("id") or uuid.uuid4())
         planned = getattr(self._this_upload, "planned", None)
-        self.executions.add_pending(pending_id, event, planned_upload=planned)
+        self.executions.pending.add(pending_id, event, planned_upload=planned)
         self._this_upload.started = self._pool.submit(
             self.run_event, event, pending_event_id=pending_id
         )
@@ -351,7 +315,7 @@ class LocalPipeline:
         Safe because persist is idempotent and order-safe, and the local notifier delivers
         each image version's email once even if the dead runner had already sent it.
         """
-        pending = self.executions.take_orphaned_pending()
+        pending = self.executions.pending.take_orphaned()
         aborted: list[str] = []
         for execution in self.executions.abandoned():
             if not self._abort_abandoned(execution):
@@ -359,9 +323,9 @@ class LocalPipeline:
             aborted.append(execution.execution_arn)
             # Its pending event (taken here, or by another resumer) runs it again; only one
             # started without any (run_event called directly) is queued anew.
-            if not self.executions.pending_for(execution.execution_arn):
+            if not self.executions.pending.waiting_for(execution.execution_arn):
                 event_id = f"resume-{execution.name}"
-                self.executions.add_pending(event_id, execution.input)
+                self.executions.pending.add(event_id, execution.input)
                 pending.append(PendingEvent(event_id, execution.input, execution.execution_arn))
         futures = [
             self._pool.submit(self.run_event, p.event, pending_event_id=p.event_id) for p in pending
@@ -375,13 +339,13 @@ class LocalPipeline:
         """Upload the files a dead runner had noted and not uploaded; ``(uploaded, not
         uploaded with why)``. Each is done either way, so none blocks later runs."""
         uploaded, not_uploaded = 0, []
-        for upload_id, source, key in self.executions.take_orphaned_uploads(self.options.bucket):
+        for upload_id, source, key in self.executions.uploads.take_orphaned(self.options.bucket):
             try:
                 upload = self.upload(Path(source), key, planned=upload_id)
             except (OSError, InvalidObjectName) as error:
                 reason = error.strerror if isinstance(error, OSError) else str(error)
                 not_uploaded.append(f"{source} ({reason or error})")
-                self.executions.upload_done(upload_id)
+                self.executions.uploads.done(upload_id)
                 continue
             uploaded += 1
             if upload.execution is not None:
@@ -565,7 +529,7 @@ class _CurrentStderr:
 
 def route_step_logs(level: int | str = logging.WARNING) -> None:
     """Send the steps' Powertools logs to stderr at ``level``, keeping stdout for results."""
-    from lambdas.common.observability import logger
+    from lambdas.runtime.observability import logger
 
     logger.setLevel(level)
     if logger.service == UNNAMED_SERVICE:  # no POWERTOOLS_SERVICE_NAME, as in a Lambda
@@ -577,49 +541,3 @@ def route_step_logs(level: int | str = logging.WARNING) -> None:
         # Not setStream(): it flushes the old stream, which may be closed by now.
         with handler.lock or threading.Lock():
             handler.stream = _CurrentStderr()
-
-
-def skip_reason(key: str) -> str:
-    return f"the upload rule does not take {key!r}; it takes keys like " + ", ".join(
-        accepted_key_patterns()
-    )
-
-
-def prefix_refusal(bucket: str, prefix: str) -> str | None:
-    """Why no file could run under ``prefix`` (the rule takes no image key there), or None."""
-    from facepipe.local.intake import folder_prefix
-
-    rule = load_upload_rule(bucket)
-    folder = folder_prefix(prefix)
-    for example in ("photo.jpg", "photo.jpeg", "photo.png"):
-        event = _object_created_shape(bucket, folder + example)
-        if rule.matches(event):
-            return None
-    return (
-        f"--prefix {prefix!r}: the upload rule takes no image under it (it takes keys like "
-        + ", ".join(accepted_key_patterns())
-        + "), so every file would be skipped"
-    )
-
-
-def _object_created_shape(bucket: str, key: str) -> dict[str, Any]:
-    """What the upload rule looks at in an "Object Created" event of ``key``."""
-    return {
-        "source": "aws.s3",
-        "detail-type": "Object Created",
-        "detail": {"bucket": {"name": bucket}, "object": {"key": key}},
-    }
-
-
-def accepted_key_patterns() -> list[str]:
-    """The object keys the upload rule takes, for telling people why a file was skipped."""
-    from facepipe.resources import upload_rule_path
-
-    rule = json.loads(upload_rule_path().read_text(encoding="utf-8"))
-    matchers = rule.get("detail", {}).get("object", {}).get("key", [])
-    patterns: list[str] = []
-    for matcher in matchers:
-        text = next(iter(matcher.values())) if isinstance(matcher, dict) else matcher
-        if isinstance(text, str) and text.lower() not in patterns:
-            patterns.append(text.lower())
-    return patterns

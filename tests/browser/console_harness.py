@@ -34,7 +34,7 @@ class RunningConsole:
 
     def stored_keys(self) -> list[str]:
         """The keys in the local bucket (none before the first upload creates it)."""
-        from lambdas.common.errors import InvalidS3ObjectException
+        from lambdas.domain.errors import InvalidS3ObjectException
 
         try:
             found = self.pipeline.objects.list_objects(self.pipeline.options.bucket)

@@ -18,7 +18,7 @@ import pytest
 from aws_cdk.assertions import Match
 from infra_synth import REPO_ROOT, Synthesized, synthesize
 
-from facepipe.local.eventpattern import EventPattern
+from facepipe.local.events.pattern import EventPattern
 from infra.backfill import (
     BACKFILL_FILE,
     RESULTS_PREFIX,

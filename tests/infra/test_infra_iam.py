@@ -141,7 +141,7 @@ def grants(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
 
 
 def expected_grants(stack: Synthesized, step: str, in_vpc: bool) -> dict[str, set[str]]:
-    """Exactly what each function calls (lambdas/common/aws/*.py), on exactly what."""
+    """Exactly what each function calls (lambdas/aws/*.py), on exactly what."""
     table_arn = {"Fn::GetAtt": [stack.only("AWS::DynamoDB::Table")[0], "Arn"]}
     topic_ref = {"Ref": stack.only("AWS::SNS::Topic")[0]}
     key_arn = {"Fn::GetAtt": [stack.only("AWS::KMS::Key")[0], "Arn"]}

@@ -202,6 +202,7 @@ def test_code_asset_holds_only_the_lambdas_python_files(default_stack: Synthesiz
     assert files == expected
     for step in STEPS:
         assert f"lambdas/{step}/handler.py" in files
+        assert f"lambdas/{step}/step.py" in files
 
 
 def test_network_is_isolated_with_endpoints_and_https_only_egress(

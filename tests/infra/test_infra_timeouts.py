@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from infra_synth import Synthesized
 
-from lambdas.common.aws.clients import worst_case_seconds
+from lambdas.aws.clients import worst_case_seconds
 from lambdas.notify.handler import NOTIFY_CALLS
 
 

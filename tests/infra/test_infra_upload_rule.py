@@ -6,7 +6,7 @@ list score 64 on event-ruler's MachineComplexityEvaluator: PutRule refuses that 
 InvalidEventPatternException ("Rule is too complex"), minutes into a deployment. The rule
 takes every key under uploads/ with a plain prefix (complexity 0) and the state machine
 refuses a key not named as a JPEG or PNG (tests/unit/lambdas/test_lambda_state_machine_run.py).
-Patterns are matched by facepipe.local.eventpattern, which follows event-ruler, and moto
+Patterns are matched by facepipe.local.events.pattern, which follows event-ruler, and moto
 must agree on the ones the moto tests rely on.
 """
 
@@ -21,7 +21,7 @@ import pytest
 from infra_synth import Synthesized
 from moto.events.models import EventPattern as MotoEventPattern
 
-from facepipe.local.eventpattern import EventPattern, EventPatternError, pattern_complexity
+from facepipe.local.events.pattern import EventPattern, EventPatternError, pattern_complexity
 from infra.backfill import RESULTS_PREFIX
 from infra.sources import SourceFileError, upload_rule_pattern
 from infra.storage import UPLOAD_PREFIX

@@ -8,7 +8,7 @@ Step Functions' do (tests/support/sdk_integrations.py); the three Lambdas are th
 handlers on their AWS adapters, Rekognition behind a botocore Stubber that fails the test on
 any call it was not told to expect, so "no Rekognition call" is checked, not assumed.
 
-Idempotency follows lambdas/common/ordering.py: a version recorded DETECTED is skipped, a
+Idempotency follows lambdas/domain/ordering.py: a version recorded DETECTED is skipped, a
 FAILED one is detected again and repaired (same sequencer, DETECTED replaces FAILED), and with
 no record the backfill's empty sequencer sorts before every S3 event's, so a live upload of the
 same version is the record that stands and the one that emails.
@@ -32,16 +32,16 @@ from moto import mock_aws
 from sdk_integrations import sdk_resolver
 
 from facepipe.engine import ExecutionResult, StateMachine
-from lambdas.common.aws.dynamodb import DynamoDbRecordStore
-from lambdas.common.aws.rekognition import RekognitionDetector
-from lambdas.common.aws.sns import SnsNotifier
-from lambdas.common.model import FaceRecord
-from lambdas.detect.handler import DetectConfig
-from lambdas.detect.handler import create_handler as detect_step
-from lambdas.notify.handler import NotifyConfig
-from lambdas.notify.handler import create_handler as notify_step
-from lambdas.persist.handler import PersistConfig
-from lambdas.persist.handler import create_handler as persist_step
+from lambdas.aws.dynamodb import DynamoDbRecordStore
+from lambdas.aws.rekognition import RekognitionDetector
+from lambdas.aws.sns import SnsNotifier
+from lambdas.detect.step import DetectConfig
+from lambdas.detect.step import create_handler as detect_step
+from lambdas.domain.model import FaceRecord
+from lambdas.notify.step import NotifyConfig
+from lambdas.notify.step import create_handler as notify_step
+from lambdas.persist.step import PersistConfig
+from lambdas.persist.step import create_handler as persist_step
 
 REGION = "us-east-1"
 BUCKET = "facepipe-images"

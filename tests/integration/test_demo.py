@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from facepipe import demo
+from facepipe.cli import demo
 
 
 def test_demo_runs_the_samples_and_shows_the_results(

@@ -9,15 +9,16 @@ from typing import Any
 
 import pytest
 
-from facepipe.local.events import LocalEventBus, S3EventSource, load_upload_rule
+from facepipe.local.events.bus import LocalEventBus, S3EventSource, load_upload_rule
 from facepipe.local.home import DataHome
-from facepipe.local.mail import Addresses
-from facepipe.local.notifier import MaildirOutbox, list_outbox
+from facepipe.local.mail.message import Addresses
+from facepipe.local.mail.notifier import MaildirOutbox
+from facepipe.local.mail.outbox import list_outbox
 from facepipe.local.objectstore import LocalObjectStore
 from facepipe.local.recordstore import SqliteRecordStore
-from lambdas.common.errors import InvalidS3ObjectException
-from lambdas.common.face_email import build_face_email
-from lambdas.common.model import FaceRecord, ImageRef
+from lambdas.domain.errors import InvalidS3ObjectException
+from lambdas.domain.face_email import build_face_email
+from lambdas.domain.model import FaceRecord, ImageRef
 
 BUCKET = "faces-local"
 

@@ -27,15 +27,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from facepipe.local.faults import FaultPlan
-from facepipe.local.mail import DEDUP_HEADER, Addresses
-from facepipe.local.smtp import (
+from facepipe.local.mail.message import DEDUP_HEADER, Addresses
+from facepipe.local.mail.smtp import (
     UNREACHABLE_PAUSE_SECONDS,
     MailServerUnreachable,
     SmtpNotifier,
     SmtpSettings,
 )
-from lambdas.common.errors import ConfigurationError, ServiceUnavailableError
-from lambdas.common.model import Email
+from lambdas.domain.errors import ConfigurationError, ServiceUnavailableError
+from lambdas.domain.model import Email
 
 EMAIL = Email(
     subject="2 faces found in uploads/été.jpg",

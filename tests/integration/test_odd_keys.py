@@ -32,15 +32,15 @@ from facepipe.local.home import DataHome
 from facepipe.local.runtime import LocalPipeline, PipelineOptions
 from facepipe.resources import state_machine_path, upload_rule_path
 from facepipe.samples import PORTRAIT, sample_images
-from lambdas.common.aws.dynamodb import DynamoDbRecordStore
-from lambdas.common.aws.rekognition import RekognitionDetector
-from lambdas.common.aws.sns import SnsNotifier
-from lambdas.detect.handler import DetectConfig
-from lambdas.detect.handler import create_handler as detect_step
-from lambdas.notify.handler import NotifyConfig
-from lambdas.notify.handler import create_handler as notify_step
-from lambdas.persist.handler import PersistConfig
-from lambdas.persist.handler import create_handler as persist_step
+from lambdas.aws.dynamodb import DynamoDbRecordStore
+from lambdas.aws.rekognition import RekognitionDetector
+from lambdas.aws.sns import SnsNotifier
+from lambdas.detect.step import DetectConfig
+from lambdas.detect.step import create_handler as detect_step
+from lambdas.notify.step import NotifyConfig
+from lambdas.notify.step import create_handler as notify_step
+from lambdas.persist.step import PersistConfig
+from lambdas.persist.step import create_handler as persist_step
 
 KEYS = [
     "uploads/team photo.jpg",

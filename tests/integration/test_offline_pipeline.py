@@ -20,11 +20,11 @@ from PIL import Image
 
 from facepipe.local.executions import ExecutionStore, executions_db_path
 from facepipe.local.home import DataHome
-from facepipe.local.mail import Addresses
-from facepipe.local.notifier import MaildirOutbox
+from facepipe.local.mail.message import Addresses
+from facepipe.local.mail.notifier import MaildirOutbox
 from facepipe.local.runtime import LocalPipeline, PipelineOptions
 from facepipe.samples import GROUP, NO_FACES, PORTRAIT, sample_images
-from lambdas.common.model import Email
+from lambdas.domain.model import Email
 
 FACE_PATH = ["Detect", "Persist", "HasFaces", "Notify"]
 NO_FACE_PATH = ["Detect", "Persist", "HasFaces", "NoFaces"]

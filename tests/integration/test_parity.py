@@ -37,16 +37,16 @@ from facepipe.local.runtime import (
 )
 from facepipe.resources import state_machine_path
 from facepipe.samples import GROUP, NO_FACES, PORTRAIT, sample_images
-from lambdas.common.aws.dynamodb import DynamoDbRecordStore
-from lambdas.common.aws.rekognition import RekognitionDetector, s3_object_reference
-from lambdas.common.errors import StepError
-from lambdas.common.model import FaceRecord, ImageRef
-from lambdas.detect.handler import DetectConfig
-from lambdas.detect.handler import create_handler as detect_step
-from lambdas.notify.handler import NotifyConfig
-from lambdas.notify.handler import create_handler as notify_step
-from lambdas.persist.handler import PersistConfig
-from lambdas.persist.handler import create_handler as persist_step
+from lambdas.aws.dynamodb import DynamoDbRecordStore
+from lambdas.aws.rekognition import RekognitionDetector, s3_object_reference
+from lambdas.detect.step import DetectConfig
+from lambdas.detect.step import create_handler as detect_step
+from lambdas.domain.errors import StepError
+from lambdas.domain.model import FaceRecord, ImageRef
+from lambdas.notify.step import NotifyConfig
+from lambdas.notify.step import create_handler as notify_step
+from lambdas.persist.step import PersistConfig
+from lambdas.persist.step import create_handler as persist_step
 
 REGION = "us-east-1"
 MOMENT = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
@@ -108,7 +108,7 @@ class AwsSide:
         stubber = Stubber(rekognition)
         _expect_detect_faces(stubber, ImageRef.from_state(_image_state(event)), image)
         store = DynamoDbRecordStore(self.table)
-        from lambdas.common.aws.sns import SnsNotifier
+        from lambdas.aws.sns import SnsNotifier
 
         steps = {
             "DetectFunctionArn": detect_step(RekognitionDetector(rekognition), CONFIGS["detect"]),

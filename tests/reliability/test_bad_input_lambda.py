@@ -33,13 +33,13 @@ from reliability_checks import (
 
 from facepipe.engine import ExecutionResult, FakeClock, StateMachine
 from facepipe.local.detection import detect_faces_in_bytes
-from facepipe.local.events import object_created_event
+from facepipe.local.events.bus import object_created_event
 from facepipe.local.objectstore import StoredObject
 from facepipe.resources import state_machine_path
-from lambdas.common.aws.dynamodb import DynamoDbRecordStore
-from lambdas.common.errors import StepError
-from lambdas.common.model import FaceRecord
+from lambdas.aws.dynamodb import DynamoDbRecordStore
 from lambdas.detect import handler as detect_handler
+from lambdas.domain.errors import StepError
+from lambdas.domain.model import FaceRecord
 from lambdas.notify import handler as notify_handler
 from lambdas.persist import handler as persist_handler
 

@@ -24,12 +24,13 @@ from reliability_checks import (
     largest_state_payload,
 )
 
-from facepipe.local.events import object_created_event
+from facepipe.local.events.bus import object_created_event
 from facepipe.local.executions import StoredExecution
 from facepipe.local.home import DataHome
 from facepipe.local.objectstore import LocalObjectStore
-from facepipe.local.runtime import ExecutionOutcome, LocalPipeline, PipelineOptions
-from lambdas.common.model import FaceRecord
+from facepipe.local.outcome import ExecutionOutcome
+from facepipe.local.runtime import LocalPipeline, PipelineOptions
+from lambdas.domain.model import FaceRecord
 
 MAIL_ENV = {"FACEPIPE_EMAIL_TO": "alice@example.com", "FACEPIPE_EMAIL_FROM": "pipe@example.com"}
 

@@ -23,7 +23,7 @@ from PIL import Image
 
 from facepipe.local.executions import ExecutionStore, executions_db_path
 from facepipe.local.home import DataHome
-from facepipe.local.mail import DEDUP_HEADER, dedup_id_from_header
+from facepipe.local.mail.message import DEDUP_HEADER, dedup_id_from_header
 from facepipe.local.recordstore import SqliteRecordStore
 from facepipe.samples import NO_FACES, PORTRAIT, sample_images
 
@@ -116,7 +116,7 @@ def test_kill_9_mid_batch_then_resume(tmp_path: Path) -> None:
         stored = records.list_records(limit=10 * IMAGES)
         ran = executions.list_executions(limit=10 * IMAGES)
         statuses = Counter(e.status for e in ran)
-        assert executions.pending_count() == 0
+        assert executions.pending.count() == 0
     finally:
         records.close()
         executions.close()

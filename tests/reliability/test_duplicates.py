@@ -26,22 +26,22 @@ from fake_aws import use_fake_aws
 from moto import mock_aws
 
 from facepipe.engine import FakeClock, StateMachine
-from facepipe.local.events import object_created_event
+from facepipe.local.events.bus import object_created_event
 from facepipe.local.home import DataHome
-from facepipe.local.mail import DEDUP_HEADER, dedup_id_from_header
+from facepipe.local.mail.message import DEDUP_HEADER, dedup_id_from_header
 from facepipe.local.objectstore import LocalObjectStore, StoredObject
 from facepipe.local.runtime import LocalPipeline, PipelineOptions
 from facepipe.resources import state_machine_path
 from facepipe.samples import GROUP, NO_FACES, PORTRAIT, sample_images
-from lambdas.common.aws.dynamodb import DynamoDbRecordStore
-from lambdas.common.aws.rekognition import RekognitionDetector
-from lambdas.common.aws.sns import SnsNotifier
-from lambdas.detect.handler import DetectConfig
-from lambdas.detect.handler import create_handler as create_detect
-from lambdas.notify.handler import NotifyConfig
-from lambdas.notify.handler import create_handler as create_notify
-from lambdas.persist.handler import PersistConfig
-from lambdas.persist.handler import create_handler as create_persist
+from lambdas.aws.dynamodb import DynamoDbRecordStore
+from lambdas.aws.rekognition import RekognitionDetector
+from lambdas.aws.sns import SnsNotifier
+from lambdas.detect.step import DetectConfig
+from lambdas.detect.step import create_handler as create_detect
+from lambdas.notify.step import NotifyConfig
+from lambdas.notify.step import create_handler as create_notify
+from lambdas.persist.step import PersistConfig
+from lambdas.persist.step import create_handler as create_persist
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "lambdas"))
 from lambda_factories import detect_faces_response
@@ -91,7 +91,7 @@ def test_offline_duplicates_and_reversed_pairs(tmp_path: Path, samples: dict[str
         records = pipeline.records.list_records(limit=1000)
         latest = {key: pipeline.records.latest_version_id(key) for key in {r.key for r in records}}
         executions = pipeline.executions.list_executions(limit=1000)
-        assert pipeline.executions.pending_count() == 0
+        assert pipeline.executions.pending.count() == 0
 
     assert len(executions) == 4 * KEYS and {e.status for e in executions} == {"SUCCEEDED"}
     by_version = Counter((r.key, r.version_id) for r in records)

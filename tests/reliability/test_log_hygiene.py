@@ -26,11 +26,11 @@ from moto import mock_aws
 from facepipe.local.detection import detect_faces_in_bytes
 from facepipe.local.home import DataHome
 from facepipe.local.runtime import LocalPipeline, PipelineOptions, route_step_logs
-from lambdas.common import observability
-from lambdas.common.errors import InvalidImageFormatException
 from lambdas.detect import handler as detect_handler
+from lambdas.domain.errors import InvalidImageFormatException
 from lambdas.notify import handler as notify_handler
 from lambdas.persist import handler as persist_handler
+from lambdas.runtime import observability
 
 RECIPIENT = "alice.liddell@example.com"
 REGION = "eu-west-1"

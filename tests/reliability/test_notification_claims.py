@@ -16,8 +16,8 @@ import pytest
 from moto import mock_aws
 
 from facepipe.local.recordstore import SqliteRecordStore
-from lambdas.common.aws.dynamodb import DynamoDbRecordStore
-from lambdas.common.model import FaceRecord
+from lambdas.aws.dynamodb import DynamoDbRecordStore
+from lambdas.domain.model import FaceRecord
 
 KEY, VERSION = "uploads/party.jpg", "v1"
 

@@ -16,7 +16,7 @@ import pytest
 from dead_runner import dead_runner
 
 from facepipe import cli
-from facepipe.local.events import object_created_event
+from facepipe.local.events.bus import object_created_event
 from facepipe.local.executions import ExecutionStore, executions_db_path
 from facepipe.local.home import DataHome
 from facepipe.local.objectstore import InvalidObjectName
@@ -101,7 +101,7 @@ def test_two_resumers_run_an_abandoned_upload_once(
     with pipeline(home) as dead:
         stored = dead.objects.put_object("facepipe-uploads", "uploads/p.jpg", samples[PORTRAIT])
         event = object_created_event(stored)
-        dead.executions.add_pending("event-1", event)
+        dead.executions.pending.add("event-1", event)
         dead.executions.start(
             execution_arn="arn:aws:states:us-east-1:123456789012:execution:facepipe-local:x",
             name="x",
@@ -116,7 +116,7 @@ def test_two_resumers_run_an_abandoned_upload_once(
     leave_to_a_dead_runner(home, "pending_events", "executions")
     resumer_a = ExecutionStore(executions_db_path(home))
     try:
-        assert [p.event_id for p in resumer_a.take_orphaned_pending()] == ["event-1"]
+        assert [p.event_id for p in resumer_a.pending.take_orphaned()] == ["event-1"]
         with pipeline(home) as resumer_b:
             resumed = resumer_b.resume()
         assert resumed.aborted == [

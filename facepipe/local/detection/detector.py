@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 from facepipe.local.detection.face_details import FaceFinding, to_face_detail
 from facepipe.local.detection.image_checks import check_byte_size, decode
 from facepipe.local.detection.registry import AUTO, get_finder
-from lambdas.common.errors import InvalidParameterException
+from lambdas.domain.errors import InvalidParameterException
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from lambdas.common.model import ImageRef
-    from lambdas.common.ports import FaceAttributes, ObjectStore
+    from lambdas.domain.model import ImageRef
+    from lambdas.domain.ports import FaceAttributes, ObjectStore
 
 FaceDetail = dict[str, Any]
 ATTRIBUTE_CHOICES = ("DEFAULT", "ALL")

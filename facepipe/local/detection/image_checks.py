@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lambdas.common.errors import (
+from lambdas.domain.errors import (
     ImageTooLargeException,
     InvalidImageFormatException,
     InvalidParameterException,

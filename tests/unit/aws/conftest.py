@@ -36,5 +36,5 @@ def deployed_stack(
         stack = deploy(session)
         # The commands build their session from --profile/--region; give them this one,
         # whose PutObject hook plays EventBridge.
-        monkeypatch.setattr("facepipe.aws.cli.session", lambda args: session)
+        monkeypatch.setattr("facepipe.cli.aws.session", lambda args: session)
         yield stack

@@ -13,18 +13,20 @@ from botocore.exceptions import ClientError, NoCredentialsError
 from moto_stack import BUCKET, PREFIX, STACK, DeployedStack
 from rich.console import Console
 
-from facepipe.aws.cli import upload_and_follow
 from facepipe.aws.errors import explain
 from facepipe.aws.executions import ExecutionNotFound, find_execution_for, uploaded_object
 from facepipe.aws.stack import outputs_from_stack, read_stack_outputs
-from facepipe.console.cli import add_console_commands
+from facepipe.cli.aws import add_aws_commands, upload_and_follow
+from facepipe.cli.console import add_console_commands
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facepipe")
-    add_console_commands(parser.add_subparsers(dest="command", required=True))
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_console_commands(commands)
+    add_aws_commands(commands)
     return parser
 
 

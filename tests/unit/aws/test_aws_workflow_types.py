@@ -14,9 +14,9 @@ from aws_histories import with_faces_history
 from botocore.stub import Stubber
 from moto_stack import ACCOUNT, BUCKET, PREFIX, REGION, STACK, DeployedStack, _stack_template
 
-from facepipe.aws.cli import EXECUTION_STATUSES
 from facepipe.aws.executions import list_executions, state_machine_of_express_execution
-from facepipe.console.cli import add_console_commands
+from facepipe.cli.aws import EXECUTION_STATUSES, add_aws_commands
+from facepipe.cli.console import add_console_commands
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 EXPRESS_STACK = "FacePipeExpress"
@@ -25,7 +25,9 @@ EXPRESS_LOGS = "/aws/vendedlogs/states/FacePipeExpress-FacePipeline"
 
 def _run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="facepipe")
-    add_console_commands(parser.add_subparsers(dest="command", required=True))
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_console_commands(commands)
+    add_aws_commands(commands)
     args = parser.parse_args(argv)
     return int(args.run_command(args))
 

@@ -32,7 +32,7 @@ from cli_harness import (
 )
 from PIL import Image
 
-from facepipe.local.mail import DEDUP_HEADER, dedup_id_from_header
+from facepipe.local.mail.message import DEDUP_HEADER, dedup_id_from_header
 from facepipe.samples import GROUP, NO_FACES, PORTRAIT
 
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from starlette.datastructures import Headers
 
+from facepipe.cli.console import add_console_commands, run_console
 from facepipe.console.app import create_app
-from facepipe.console.cli import add_console_commands, run_console
 from facepipe.console.guard import allowed_hosts, cross_origin_refusal
 from facepipe.console.server import BackgroundServer
 from facepipe.console.source import ExecutionDetail, ExecutionItem, UploadReceipt

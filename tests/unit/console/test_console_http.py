@@ -14,8 +14,8 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
+from facepipe.cli.console import add_console_commands
 from facepipe.console.app import create_app
-from facepipe.console.cli import add_console_commands
 from facepipe.console.local_source import LocalConsoleSource
 from facepipe.console.server import BackgroundServer
 from facepipe.local.home import DataHome
@@ -46,7 +46,7 @@ class Console:
             connection.close()
 
     def stored_keys(self) -> list[str]:
-        from lambdas.common.errors import InvalidS3ObjectException
+        from lambdas.domain.errors import InvalidS3ObjectException
 
         try:
             found = self.pipeline.objects.list_objects(self.pipeline.options.bucket)

@@ -12,7 +12,7 @@ def test_registering_the_commands_imports_nothing_heavy() -> None:
     code = (
         "import sys, argparse\n"
         "import facepipe.console, facepipe.aws\n"
-        "from facepipe.console.cli import add_console_commands\n"
+        "from facepipe.cli.console import add_console_commands\n"
         "add_console_commands(argparse.ArgumentParser().add_subparsers())\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )

@@ -16,7 +16,7 @@ from image_encoding import encode
 from PIL import Image
 
 from facepipe.local.detection import detect_faces_in_bytes
-from lambdas.common.errors import (
+from lambdas.domain.errors import (
     ImageTooLargeException,
     InvalidImageFormatException,
     InvalidParameterException,
@@ -107,7 +107,7 @@ def png_bomb(side: int) -> bytes:
 BOMB_CHECK = """
 import re, sys
 from facepipe.local.detection import detect_faces_in_bytes
-from lambdas.common.errors import InvalidParameterException
+from lambdas.domain.errors import InvalidParameterException
 data = open(sys.argv[1], "rb").read()
 try:
     detect_faces_in_bytes(data)

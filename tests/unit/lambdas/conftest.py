@@ -18,10 +18,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from face_table import create_face_table
 from lambda_factories import REGION, TABLE_NAME
 
-from lambdas.common import observability
 from lambdas.detect import handler as detect_handler
 from lambdas.notify import handler as notify_handler
 from lambdas.persist import handler as persist_handler
+from lambdas.runtime import observability
 
 
 @dataclass

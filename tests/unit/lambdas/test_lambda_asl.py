@@ -18,7 +18,7 @@ import pytest
 from lambda_factories import normalised_image, object_created_event
 
 from facepipe.engine import FakeClock, StateMachine
-from lambdas.common.errors import PERMANENT_IMAGE_ERRORS, TRANSIENT_ERRORS
+from lambdas.domain.errors import PERMANENT_IMAGE_ERRORS, TRANSIENT_ERRORS
 
 ASL_PATH = Path(__file__).parents[3] / "statemachine" / "face_pipeline.asl.json"
 SUBSTITUTIONS = {"${DetectFunctionArn}", "${PersistFunctionArn}", "${NotifyFunctionArn}"}

@@ -14,13 +14,13 @@ import pytest
 from botocore.stub import Stubber
 from lambda_factories import EXECUTION_ARN, object_created_event, step_payload
 
-from lambdas.common import errors
-from lambdas.common.aws.dynamodb import DynamoDbRecordStore
-from lambdas.common.aws.sns import SnsNotifier
-from lambdas.notify.handler import NotifyConfig
-from lambdas.notify.handler import create_handler as create_notify
-from lambdas.persist.handler import PersistConfig
-from lambdas.persist.handler import create_handler as create_persist
+from lambdas.aws.dynamodb import DynamoDbRecordStore
+from lambdas.aws.sns import SnsNotifier
+from lambdas.domain import errors
+from lambdas.notify.step import NotifyConfig
+from lambdas.notify.step import create_handler as create_notify
+from lambdas.persist.step import PersistConfig
+from lambdas.persist.step import create_handler as create_persist
 
 DETECTION = {
     "faceCount": 1,

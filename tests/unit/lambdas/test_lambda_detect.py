@@ -20,10 +20,10 @@ from lambda_factories import (
     step_payload,
 )
 
-from lambdas.common import errors
-from lambdas.common.aws.rekognition import RekognitionDetector
+from lambdas.aws.rekognition import RekognitionDetector
 from lambdas.detect import handler as detect_handler
-from lambdas.detect.handler import DetectConfig, create_handler
+from lambdas.detect.step import DetectConfig, create_handler
+from lambdas.domain import errors
 
 STEP_FUNCTIONS_PAYLOAD_LIMIT = 256 * 1024
 

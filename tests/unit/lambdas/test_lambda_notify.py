@@ -10,14 +10,14 @@ import pytest
 from botocore.stub import Stubber
 from lambda_factories import EXECUTION_ARN, REGION, object_created_event, step_payload
 
-from lambdas.common import errors
-from lambdas.common.aws.dynamodb import DynamoDbRecordStore
-from lambdas.common.aws.sns import SnsNotifier
-from lambdas.common.face_email import step_functions_console_url
+from lambdas.aws.dynamodb import DynamoDbRecordStore
+from lambdas.aws.sns import SnsNotifier
+from lambdas.domain import errors
+from lambdas.domain.face_email import step_functions_console_url
 from lambdas.notify import handler as notify_handler
-from lambdas.notify.handler import NotifyConfig, create_handler
-from lambdas.persist.handler import PersistConfig
-from lambdas.persist.handler import create_handler as create_persist
+from lambdas.notify.step import NotifyConfig, config_from_env, create_handler
+from lambdas.persist.step import PersistConfig
+from lambdas.persist.step import create_handler as create_persist
 
 
 def detection(faces: list[float]) -> dict[str, Any]:
@@ -251,9 +251,9 @@ def test_an_express_execution_is_linked_to_its_log_group_not_a_console_page(
 
 
 def test_a_standard_workflow_links_to_the_execution_page(monkeypatch):
-    config = notify_handler.config_from_env({"WORKFLOW_TYPE": "STANDARD"})
+    config = config_from_env({"WORKFLOW_TYPE": "STANDARD"})
     assert config.execution_url(EXECUTION_ARN) == step_functions_console_url(EXECUTION_ARN)
-    assert notify_handler.config_from_env({}).execution_url is step_functions_console_url
+    assert config_from_env({}).execution_url is step_functions_console_url
 
 
 @pytest.mark.parametrize(
@@ -265,7 +265,7 @@ def test_a_standard_workflow_links_to_the_execution_page(monkeypatch):
 )
 def test_a_bad_workflow_setting_is_named(environ, named):
     with pytest.raises(errors.ConfigurationError, match=named):
-        notify_handler.config_from_env(environ)
+        config_from_env(environ)
 
 
 def test_offline_runtime_can_link_elsewhere(table, topic):

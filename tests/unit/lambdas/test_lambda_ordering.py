@@ -7,9 +7,9 @@ import itertools
 import pytest
 from lambda_factories import object_created_event
 
-from lambdas.common.aws.dynamodb import DynamoDbRecordStore
-from lambdas.common.model import FaceRecord, ImageRef
-from lambdas.common.ordering import (
+from lambdas.aws.dynamodb import DynamoDbRecordStore
+from lambdas.domain.model import FaceRecord, ImageRef
+from lambdas.domain.ordering import (
     InvalidSequencerError,
     sortable_sequencer,
     supersedes,

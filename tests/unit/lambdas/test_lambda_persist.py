@@ -13,12 +13,12 @@ import pytest
 from botocore.stub import Stubber
 from lambda_factories import EXECUTION_ARN, TABLE_NAME, object_created_event, step_payload
 
-from lambdas.common import errors
-from lambdas.common.aws.dynamodb import LATEST_VERSION_ID, DynamoDbRecordStore
-from lambdas.detect.handler import DetectConfig
-from lambdas.detect.handler import create_handler as create_detect
+from lambdas.aws.dynamodb import LATEST_VERSION_ID, DynamoDbRecordStore
+from lambdas.detect.step import DetectConfig
+from lambdas.detect.step import create_handler as create_detect
+from lambdas.domain import errors
 from lambdas.persist import handler as persist_handler
-from lambdas.persist.handler import PersistConfig, create_handler
+from lambdas.persist.step import PersistConfig, create_handler
 
 STEP_FUNCTIONS_PAYLOAD_LIMIT = 256 * 1024
 DYNAMODB_ITEM_LIMIT = 400 * 1024
@@ -221,7 +221,7 @@ def rekognition_100_faces():
     import boto3
     from lambda_factories import detect_faces_response
 
-    from lambdas.common.aws.rekognition import RekognitionDetector
+    from lambdas.aws.rekognition import RekognitionDetector
 
     def run(event: dict[str, Any]) -> dict[str, Any]:
         client = boto3.client("rekognition")
@@ -285,7 +285,7 @@ def test_each_recorded_failure_is_counted_by_what_it_needs(
 def test_metrics_carry_the_service_dimension_the_alarms_name() -> None:
     """In Lambda POWERTOOLS_SERVICE_NAME is set before the import: EMF gets a service dimension."""
     code = (
-        "from lambdas.common.observability import count, metrics\n"
+        "from lambdas.runtime.observability import count, metrics\n"
         "@metrics.log_metrics\n"
         "def handler(event, context):\n"
         "    count('ImagesFailed')\n"

@@ -16,15 +16,15 @@ from botocore.stub import Stubber
 from lambda_factories import detect_faces_response, object_created_event
 
 from facepipe.engine import FakeClock, StateMachine
-from lambdas.common.aws.dynamodb import LATEST_VERSION_ID, DynamoDbRecordStore
-from lambdas.common.aws.rekognition import RekognitionDetector
-from lambdas.common.aws.sns import SnsNotifier
-from lambdas.detect.handler import DetectConfig
-from lambdas.detect.handler import create_handler as create_detect
-from lambdas.notify.handler import NotifyConfig
-from lambdas.notify.handler import create_handler as create_notify
-from lambdas.persist.handler import PersistConfig
-from lambdas.persist.handler import create_handler as create_persist
+from lambdas.aws.dynamodb import LATEST_VERSION_ID, DynamoDbRecordStore
+from lambdas.aws.rekognition import RekognitionDetector
+from lambdas.aws.sns import SnsNotifier
+from lambdas.detect.step import DetectConfig
+from lambdas.detect.step import create_handler as create_detect
+from lambdas.notify.step import NotifyConfig
+from lambdas.notify.step import create_handler as create_notify
+from lambdas.persist.step import PersistConfig
+from lambdas.persist.step import create_handler as create_persist
 
 ASL_PATH = Path(__file__).parents[3] / "statemachine" / "face_pipeline.asl.json"
 STEP_FUNCTIONS_PAYLOAD_LIMIT = 256 * 1024

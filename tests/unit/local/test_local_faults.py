@@ -14,13 +14,13 @@ from facepipe.local.faults import (
     with_detector_faults,
 )
 from facepipe.local.recordstore import SqliteRecordStore
-from lambdas.common.errors import (
+from lambdas.domain.errors import (
     ConfigurationError,
     ProvisionedThroughputExceededException,
     ServiceUnavailableError,
     ThrottlingException,
 )
-from lambdas.common.model import ImageRef
+from lambdas.domain.model import ImageRef
 
 
 def test_off_unless_asked_for():

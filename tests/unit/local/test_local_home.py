@@ -10,7 +10,7 @@ import pytest
 from facepipe import resources
 from facepipe.local.home import DataHome, resolve_home
 from facepipe.resources import state_machine_path, statemachine_dir, upload_rule_path
-from lambdas.common.errors import ConfigurationError
+from lambdas.domain.errors import ConfigurationError
 
 
 def test_flag_beats_environment_beats_default(tmp_path: Path):

@@ -13,7 +13,7 @@ import pytest
 
 from facepipe.local import objectstore
 from facepipe.local.objectstore import InvalidObjectName, LocalObjectStore, StoredObject
-from lambdas.common.errors import InvalidS3ObjectException
+from lambdas.domain.errors import InvalidS3ObjectException
 
 BUCKET = "faces-local"
 ODD_KEYS = [

@@ -14,8 +14,8 @@ import pytest
 
 from facepipe.local.database import SchemaTooNewError
 from facepipe.local.recordstore import SqliteRecordStore
-from lambdas.common.model import FaceRecord
-from lambdas.common.ordering import InvalidSequencerError
+from lambdas.domain.model import FaceRecord
+from lambdas.domain.ordering import InvalidSequencerError
 
 FACE = {"confidence": 99.5, "box": {"left": 0.1, "top": 0.2, "width": 0.3, "height": 0.4}}
 
@@ -184,7 +184,7 @@ _WRITER = textwrap.dedent(
     import sys
     from pathlib import Path
     from facepipe.local.recordstore import SqliteRecordStore
-    from lambdas.common.model import FaceRecord
+    from lambdas.domain.model import FaceRecord
 
     store = SqliteRecordStore(Path(sys.argv[1]))
     first, step = int(sys.argv[2]), 2
