@@ -196,6 +196,11 @@ class StateMachine:
         runner = Runner(shared, self.flow, {}, previous_id=1)
         return self._finish(result, runner, lambda: runner.run(data))
 
+    def describe_execution_record(self, execution: ExecutionRecord, now: datetime) -> dict:
+        """DescribeExecution of an execution the host kept, with its redrive fields
+        (redriveStatus as of `now`)."""
+        return describe_record(execution, now)
+
     def redrive(
         self,
         execution: ExecutionRecord,
