@@ -465,3 +465,52 @@ def test_a_record_kept_as_json_redrives_a_jsonata_machine():
 
     assert again.output == {"done": {"who": "ada"}}
     assert again.history[len(first.history)]["type"] == "ExecutionRedriven"
+
+
+def test_a_redriven_map_run_writes_its_results_again_with_the_pending_children_run():
+    """A run that stopped with children never started (PENDING) starts them on redrive; the
+    ResultWriter files are written again under the same Map Run, all SUCCEEDED now."""
+    import json
+
+    from map_run_helpers import distributed_map
+
+    from facepipe.engine.objectstore import MemoryObjectStore
+
+    handler, calls = _work(fail_when=lambda event, n: event == 0 and n <= 1)
+    task = {"T": {"Type": "Task", "Resource": FN, "End": True}}
+    writer = {"Resource": "arn:aws:states:::s3:putObject",
+              "Parameters": {"Bucket": "results", "Prefix": "jobs"}}  # fmt: skip
+    store = MemoryObjectStore({"results": {}})
+    machine = StateMachine(distributed_map(task, ResultWriter=writer, MaxConcurrency=1))
+    first = machine.run([0, 1, 2], resolver={"work": handler}, clock=FakeClock(),
+                        object_store=store)  # fmt: skip
+    map_run_arn = first.history[3]["mapRunStartedEventDetails"]["mapRunArn"]
+    assert machine.describe_map_run(map_run_arn)["itemCounts"]["pending"] == 2
+
+    again = machine.redrive(first.record(), resolver={"work": handler}, clock=FakeClock(),
+                            object_store=store)  # fmt: skip
+
+    assert again.status == "SUCCEEDED", (again.error, again.cause)
+    assert again.output["MapRunArn"] == map_run_arn
+    counts = machine.describe_map_run(map_run_arn)["itemCounts"]
+    assert (counts["succeeded"], counts["pending"], counts["failed"]) == (3, 0, 0)
+    assert (counts["total"], counts["resultsWritten"]) == (3, 3)
+    run_id = map_run_arn.rsplit(":", 1)[1]
+    files = store.buckets["results"]
+    manifest = json.loads(files[f"jobs/{run_id}/manifest.json"])
+    assert manifest["ResultFiles"]["FAILED"] == [] and manifest["ResultFiles"]["PENDING"] == []
+    succeeded = json.loads(files[f"jobs/{run_id}/SUCCEEDED_0.json"])
+    assert sorted(json.loads(e["Output"])["done"] for e in succeeded) == [0, 1, 2]
+    assert calls == [0, 0, 1, 2]
+
+
+def test_an_express_child_starts_again_when_its_map_run_is_redriven():
+    from map_run_helpers import distributed_map
+
+    handler, calls = _work(fail_when=lambda event, n: n == 1)
+    task = {"T": {"Type": "Task", "Resource": FN, "End": True}}
+    machine = StateMachine(distributed_map(task, "EXPRESS"))
+    first = machine.run(["x"], resolver={"work": handler}, clock=FakeClock())
+    again = machine.redrive(first.record(), resolver={"work": handler}, clock=FakeClock())
+    assert again.output == [{"done": "x"}]
+    assert calls == ["x", "x"]
