@@ -6,7 +6,7 @@ import json
 import random
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,13 @@ from facepipe.engine.executor import (
 )
 from facepipe.engine.history import EventListener, History, data_details, error_details
 from facepipe.engine.maprun import InMemoryMapRunStore, MapRunApi, MapRunStore
-from facepipe.engine.redrive import ExecutionRecord, check_redrivable, describe_fields
+from facepipe.engine.redrive import (
+    UNSUCCESSFUL,
+    ExecutionRecord,
+    check_redrivable,
+    checkpoint_from_history,
+    describe_fields,
+)
 from facepipe.engine.timestamps import format_timestamp
 
 if TYPE_CHECKING:
@@ -199,7 +205,16 @@ class StateMachine:
     def describe_execution_record(self, execution: ExecutionRecord, now: datetime) -> dict:
         """DescribeExecution of an execution the host kept, with its redrive fields
         (redriveStatus as of `now`)."""
-        return describe_record(execution, now)
+        return describe_record(self._with_checkpoint(execution), now)
+
+    def _with_checkpoint(self, execution: ExecutionRecord) -> ExecutionRecord:
+        """The record, with a checkpoint read from its history when none was kept."""
+        if execution.checkpoint is not None or execution.status not in UNSUCCESSFUL:
+            return execution
+        found = checkpoint_from_history(
+            execution.history, self.flow.start_at, dict(self.flow.states), execution.input
+        )
+        return execution if found is None else replace(execution, checkpoint=found)
 
     def redrive(
         self,
@@ -218,7 +233,6 @@ class StateMachine:
         """
         clock = clock or SystemClock()
         now = clock.now()
-        check_redrivable(execution, now)
         if execution.definition is not None and execution.definition != self.definition:
             # The execution's own definition, never the one the file holds now.
             own = StateMachine(execution.definition, name=self.name, map_run_store=self.map_runs)
@@ -226,6 +240,8 @@ class StateMachine:
                 execution, resolver=resolver, clock=clock, on_event=on_event,
                 object_store=object_store,
             )  # fmt: skip
+        execution = self._with_checkpoint(execution)
+        check_redrivable(execution, now)
         checkpoint = execution.checkpoint
         assert checkpoint is not None  # checked above
         count = execution.redrive_count + 1

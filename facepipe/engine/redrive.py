@@ -147,3 +147,50 @@ def describe_fields(
     if reason is not None:
         answer["redriveStatusReason"] = reason
     return answer
+
+
+_FAN_OUT_EVENTS = ("ParallelStateStarted", "MapStateStarted")
+
+
+def checkpoint_from_history(
+    history: list[dict[str, Any]], start_at: str, states: dict[str, Any], execution_input: Any
+) -> dict[str, Any] | None:
+    """Where a one-level execution stopped, read from its history alone (None when the
+    history cannot say): for an execution kept without the engine's checkpoint, such as
+    one whose runner was killed and the host marked ABORTED.
+
+    Only a history with no Parallel or Map in it reads unambiguously (their branches'
+    events interleave). The variables are those the StateExited events assigned; the state
+    is the last one entered and not exited, or the `Next` of the last one exited.
+    """
+    import json
+
+    variables: dict[str, Any] = {}
+    entered: tuple[str, Any] | None = None
+    exited: str | None = None
+    last_output: Any = None
+    for event in history:
+        kind = event.get("type", "")
+        if kind in _FAN_OUT_EVENTS:
+            return None
+        if kind.endswith("StateEntered"):
+            details = event.get("stateEnteredEventDetails") or {}
+            entered = (details.get("name", ""), json.loads(details.get("input", "null")))
+        elif kind.endswith("StateExited"):
+            details = event.get("stateExitedEventDetails") or {}
+            for name, text in (details.get("assignedVariables") or {}).items():
+                variables[name] = json.loads(text)
+            exited, entered = details.get("name"), None
+            last_output = json.loads(details.get("output", "null"))
+    if entered is not None:
+        name, data = entered
+    elif exited is None:
+        name, data = start_at, execution_input
+    else:
+        state = states.get(exited) or {}
+        if state.get("Type") == "Choice" or "Next" not in state:
+            return None  # which way a Choice went, or the end: not in the history
+        name, data = state["Next"], last_output
+    if name not in states:
+        return None
+    return {"state": name, "input": data, "variables": variables}

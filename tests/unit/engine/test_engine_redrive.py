@@ -347,13 +347,50 @@ def test_an_express_execution_is_not_redrivable():
     assert "not supported by EXPRESS state machines" in refused.message
 
 
-def test_an_execution_without_a_checkpoint_is_not_redrivable():
-    """A record kept without the engine's checkpoint (started before redrive existed)."""
-    machine, record, clock = _failed_record()
+def test_an_execution_without_a_checkpoint_and_with_a_fan_out_is_not_redrivable():
+    """A record kept without the engine's checkpoint whose history has a Parallel in it
+    (its branches' events interleave, so the history cannot say where each stopped)."""
+    handler, _ = _work(fail_first=1)
+    branch = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": FN, "End": True}}}
+    machine = StateMachine(definition({"P": {"Type": "Parallel", "Branches": [branch],
+                                             "End": True}}))  # fmt: skip
+    clock = FakeClock()
+    record = machine.run({}, resolver={"work": handler}, clock=clock).record()
     record.checkpoint = None
     assert _refusal(machine, record, clock).message == (
         "Execution was started before the launch of RedriveExecution"
     )
+
+
+def test_an_execution_aborted_by_its_host_is_redriven_from_its_history():
+    """A runner killed in the middle of a Task: the host closed the history with
+    ExecutionAborted and kept no checkpoint. A history with no fan-out says where it
+    stopped: the Task is entered again with its input and the variables assigned before."""
+    handler, calls = _work(fail_first=0)
+    machine = StateMachine(_pass_then_task())
+    clock = FakeClock()
+    done = machine.run({}, resolver={"work": handler}, clock=clock)
+    cut = [e["type"] for e in done.history].index("LambdaFunctionStarted") + 1
+    aborted = {
+        "id": cut + 1,
+        "previousEventId": cut,
+        "timestamp": clock.now(),
+        "type": "ExecutionAborted",
+        "executionAbortedEventDetails": {"error": "Runner.Gone", "cause": "killed"},
+    }
+    history = [*done.history[:cut], aborted]  # fmt: skip
+    record = done.record()
+    record.status, record.checkpoint, record.history = "ABORTED", None, history
+    assert machine.describe_execution_record(record, clock.now())["redriveStatus"] == ("REDRIVABLE")
+
+    again = machine.redrive(record, resolver={"work": handler}, clock=clock)
+
+    assert again.status == "SUCCEEDED"
+    assert again.output == {"done": {"image": "a.jpg", "bucket": "photos", "redrives": 1}}
+    assert [e["type"] for e in again.history][cut + 1 : cut + 3] == [
+        "ExecutionRedriven", "TaskStateEntered",
+    ]  # fmt: skip
+    assert len(calls) == 2
 
 
 def test_describe_of_a_failed_execution_says_it_is_redrivable():
