@@ -5,6 +5,7 @@ time a definition has a JSONata expression.
 
     machine = StateMachine(definition, substitutions)      # validates, or DefinitionError
     result = machine.run(input, resolver={"fn": handler})  # ExecutionResult
+    again = machine.redrive(result.record(), resolver=...)  # RedriveExecution
 
 See `python -m facepipe.engine --help` for the command line.
 """
@@ -13,12 +14,14 @@ from facepipe.engine.clock import Clock, FakeClock, SystemClock
 from facepipe.engine.errors import DefinitionError, StatesError
 from facepipe.engine.machine import ExecutionResult, StateMachine
 from facepipe.engine.maprun import ApiError, InMemoryMapRunStore, MapRunStore
+from facepipe.engine.redrive import ExecutionRecord
 from facepipe.engine.tasks import LambdaContext
 
 __all__ = [
     "ApiError",
     "Clock",
     "DefinitionError",
+    "ExecutionRecord",
     "ExecutionResult",
     "FakeClock",
     "InMemoryMapRunStore",

@@ -79,15 +79,42 @@ def _first_failure(outcomes: list[Any]) -> StatesError | None:
     return (runtime or failures or [None])[0]
 
 
-def run_parallel(runner: Runner, flows: tuple[Flow, ...], data: Any) -> list[Any]:
+def _redriven(runner: Runner, name: str, count: int) -> list[dict[str, Any]] | None:
+    """On a redrive, the branches/iterations of the attempt that stopped (once only)."""
+    previous = runner.redriving.pop(name, None)
+    return previous if isinstance(previous, list) and len(previous) == count else None
+
+
+def _outcomes_kept(
+    runner: Runner, name: str, outcomes: list[Any], children: list[Runner | None]
+) -> None:
+    """What a redrive needs of this fan-out: each succeeded unit's output, and where each
+    other one stopped (None: it never started)."""
+    kept: list[dict[str, Any]] = []
+    for outcome, child in zip(outcomes, children, strict=True):
+        if isinstance(outcome, StatesError) or outcome is ABORTED:
+            kept.append({"checkpoint": child.checkpoint if child is not None else None})
+        else:
+            kept.append({"output": outcome})
+    runner.fan_out[name] = kept
+
+
+def run_parallel(runner: Runner, name: str, flows: tuple[Flow, ...], data: Any) -> list[Any]:
     runner.record("ParallelStateStarted")
     stop = threading.Event()
+    previous = _redriven(runner, name, len(flows))
+    children: list[Runner | None] = [None] * len(flows)
 
     def branch(index: int) -> Any:
+        if previous is not None and "output" in previous[index]:
+            return previous[index]["output"]  # succeeded before the redrive: not run again
         child = runner.child(flows[index], dict(runner.variables), stop, fail_fast=True)
-        return child.run(json.loads(json.dumps(data)))
+        children[index] = child
+        resume = previous[index]["checkpoint"] if previous is not None else None
+        return child.run(json.loads(json.dumps(data)), resume)
 
     outcomes = _fan_out(len(flows), len(flows), branch, stop)
+    _outcomes_kept(runner, name, outcomes, children)
     failure = _first_failure(outcomes)
     if failure is None and ABORTED in outcomes:
         raise Aborted  # an enclosing branch or iteration failed
@@ -144,22 +171,28 @@ def run_map(runner: Runner, name: str, flow: Flow, plan: MapPlan) -> Any:
     if plan.distributed is not None:
         from facepipe.engine.distributed import run_map_run
 
-        return run_map_run(runner, flow, plan.items, plan.item_input, plan.limit,
+        return run_map_run(runner, name, flow, plan.items, plan.item_input, plan.limit,
                            plan.distributed)  # fmt: skip
     items = plan.items or []
     item_inputs = [plan.item_input(i, item) for i, item in enumerate(items)]
     runner.record("MapStateStarted", {"length": len(items)})
     started_from = runner.previous_id
+    previous = _redriven(runner, name, len(items))
+    children: list[Runner | None] = [None] * len(items)
 
     stop = threading.Event()
 
     def iteration(index: int) -> Any:
+        if previous is not None and "output" in previous[index]:
+            return previous[index]["output"]  # succeeded before the redrive: not run again
         child = runner.child(flow, dict(runner.variables), stop, fail_fast=True)
+        children[index] = child
         child.previous_id = started_from
         details = {"name": name, "index": index}
         child.record("MapIterationStarted", details)
+        resume = previous[index]["checkpoint"] if previous is not None else None
         try:
-            output = child.run(item_inputs[index])
+            output = child.run(item_inputs[index], resume)
         except StatesError:
             child.record("MapIterationFailed", details)
             raise
@@ -171,6 +204,7 @@ def run_map(runner: Runner, name: str, flow: Flow, plan: MapPlan) -> Any:
 
     cap = plan.limit or INLINE_CONCURRENCY_CAP
     outcomes = _fan_out(len(items), cap, iteration, stop)
+    _outcomes_kept(runner, name, outcomes, children)
     runner.previous_id = runner.shared.history.last_id
     failure = _first_failure(outcomes)
     if failure is None and ABORTED in outcomes:

@@ -60,12 +60,18 @@ class Flow:
     jsonata: Mapping[str, Any] = field(default_factory=dict)
 
 
-def load(definition: dict[str, Any] | str, substitutions: Mapping[str, str] | None) -> Flow:
-    """Substitute `${Name}` placeholders, parse and validate; the result is private to us."""
+def substituted(definition: dict[str, Any] | str, substitutions: Mapping[str, str] | None) -> str:
+    """The definition's text with its `${Name}` placeholders replaced."""
     text = definition if isinstance(definition, str) else json.dumps(definition)
     for name, value in (substitutions or {}).items():
         # Placeholders sit inside JSON strings: escape the value so it stays one.
         text = text.replace("${" + name + "}", json.dumps(str(value))[1:-1])
+    return text
+
+
+def load(definition: dict[str, Any] | str, substitutions: Mapping[str, str] | None) -> Flow:
+    """Substitute `${Name}` placeholders, parse and validate; the result is private to us."""
+    text = substituted(definition, substitutions)
     try:
         document = json.loads(text)
     except json.JSONDecodeError as bad:

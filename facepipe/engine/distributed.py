@@ -23,7 +23,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from facepipe.engine import tasks
-from facepipe.engine.errors import EXCEED_TOLERATED_FAILURE, Aborted, StatesError
+from facepipe.engine.errors import (
+    EXCEED_TOLERATED_FAILURE,
+    Aborted,
+    RuntimeFailure,
+    StatesError,
+)
 from facepipe.engine.history import History, data_details, error_details, to_json
 from facepipe.engine.item_reader import ReaderPlan, read_items
 from facepipe.engine.maprun import (
@@ -35,6 +40,7 @@ from facepipe.engine.maprun import (
     ChildExecution,
     MapRun,
 )
+from facepipe.engine.redrive import MAP_RUN_REDRIVE_LIMIT
 from facepipe.engine.result_writer import ResultFiles, WriterPlan
 from facepipe.engine.timestamps import format_timestamp
 
@@ -71,6 +77,7 @@ class DistributedPlan:
 
 def run_map_run(
     runner: Runner,
+    name: str,
     flow: Flow,
     items: list[Any] | None,
     item_input: Callable[[int, Any], Any],
@@ -86,21 +93,40 @@ def run_map_run(
     writer = plan.writer() if plan.writer is not None else None
 
     machine = str(shared.state_machine["Name"]).split("/")[0]
-    label = plan.label or str(uuid.uuid4())
     prefix = f"arn:aws:states:{tasks.REGION}:{tasks.ACCOUNT}"
-    run = MapRun(
-        map_run_arn=f"{prefix}:mapRun:{machine}/{label}:{uuid.uuid4()}",
-        execution_arn=str(shared.execution["Id"]),
-        state_machine_arn=f"{prefix}:stateMachine:{machine}/{label}",
-        max_concurrency=limit,
-        tolerated_failure_percentage=percentage or 0.0,
-        tolerated_failure_count=count or 0,
-        start_date=shared.clock.now(),
-    )
     store = shared.map_runs
-    store.save_map_run(run)
-    runner.record("MapRunStarted", {"mapRunArn": run.map_run_arn})
-    lanes = _Lanes(runner, flow, run, plan.execution_type, label, prefix, machine)
+    run = _redriven_run(runner, name)
+    if run is not None:
+        # A redrive of the parent redrives its Map Run: the same run, its unsuccessful
+        # children run again, the succeeded ones' results kept (redrive-map-run.html).
+        if run.redrive_count >= MAP_RUN_REDRIVE_LIMIT:
+            raise RuntimeFailure(
+                f"The Map Run {run.map_run_arn} has been redriven {run.redrive_count} times, "
+                f"the most a Map Run can be."
+            )
+        label = run.state_machine_arn.rsplit("/", 1)[1]
+        previous = {c.index: c for c in store.children_of(run.map_run_arn) if c.index is not None}
+        run.redriven(shared.clock.now())
+        store.save_map_run(run)
+        redriven = {"mapRunArn": run.map_run_arn, "redriveCount": run.redrive_count}
+        runner.record("MapRunRedriven", redriven)
+    else:
+        label = plan.label or str(uuid.uuid4())
+        run = MapRun(
+            map_run_arn=f"{prefix}:mapRun:{machine}/{label}:{uuid.uuid4()}",
+            execution_arn=str(shared.execution["Id"]),
+            state_machine_arn=f"{prefix}:stateMachine:{machine}/{label}",
+            max_concurrency=limit,
+            tolerated_failure_percentage=percentage or 0.0,
+            tolerated_failure_count=count or 0,
+            start_date=shared.clock.now(),
+        )
+        previous = {}
+        store.save_map_run(run)
+        runner.record("MapRunStarted", {"mapRunArn": run.map_run_arn})
+    # What a redrive of the parent needs: which Map Run to redrive.
+    runner.fan_out[name] = {"mapRunArn": run.map_run_arn}
+    lanes = _Lanes(runner, flow, run, plan.execution_type, label, prefix, machine, previous)
     results = ResultFiles(writer) if writer is not None and writer.bucket is not None else None
     try:
         source = iter(items) if items is not None else read_items(shared.object_store, reader)  # type: ignore[arg-type]
@@ -135,6 +161,15 @@ def run_map_run(
     _finish(runner, run, "MapRunSucceeded", SUCCEEDED, None)
     runner.record("MapStateSucceeded")
     return output
+
+
+def _redriven_run(runner: Runner, name: str) -> MapRun | None:
+    """On a redrive, the unsuccessful Map Run of the attempt that stopped (once only)."""
+    previous = runner.redriving.pop(name, None)
+    if not isinstance(previous, dict) or "mapRunArn" not in previous:
+        return None
+    run = runner.shared.map_runs.map_run(previous["mapRunArn"])
+    return run if run is not None and run.status != SUCCEEDED else None
 
 
 def _finish(runner: Runner, run: MapRun, event: str, status: str, details: Any) -> None:
@@ -182,7 +217,7 @@ class _Lanes:
 
     def __init__(
         self, runner: Runner, flow: Flow, run: MapRun, execution_type: str, label: str,
-        prefix: str, machine: str,
+        prefix: str, machine: str, previous: dict[int, ChildExecution],
     ) -> None:  # fmt: skip
         self.runner = runner
         self.flow = flow
@@ -192,6 +227,8 @@ class _Lanes:
         self.machine = machine
         self.label = label
         self.stop = threading.Event()
+        # On a redrive: the children of the run so far, by index.
+        self.previous = previous
 
     def run(
         self,
@@ -237,7 +274,9 @@ class _Lanes:
                 if taken is None:
                     return
                 index, child_input, item_count = taken
-                child = self.child(child_input, item_count)
+                child = self.previous.get(index)
+                if child is None or child.status != SUCCEEDED:
+                    child = self.child(index, child_input, item_count, child)
                 if child.status == SUCCEEDED:
                     if results is None:
                         outputs[index] = _loaded(child.output)
@@ -283,51 +322,77 @@ class _Lanes:
             start_date=self.runner.shared.clock.now(), status=PENDING,
         )  # fmt: skip
 
-    def child(self, child_input: Any, item_count: int) -> ChildExecution:
-        """Run one child workflow execution to its end, with its own history."""
+    def child(
+        self, index: int, child_input: Any, item_count: int, before: ChildExecution | None
+    ) -> ChildExecution:
+        """Run one child workflow execution to its end, with its own history; `before` is
+        the same child unsuccessful before a redrive: a STANDARD one is redriven (same ARN,
+        its history continued from ExecutionRedriven), an EXPRESS one starts again."""
         from facepipe.engine.executor import ExecutionContext, Runner, payload_text
         from facepipe.engine.machine import LOCAL_ROLE_ARN
 
         parent = self.runner.shared
         clock = parent.clock
-        name = str(uuid.uuid4())
-        arn = f"{self.prefix}:execution:{self.machine}/{self.label}:{name}"
-        started = clock.now()
-        input_text = to_json(child_input)
-        record = ChildExecution(
-            execution_arn=arn, name=name, state_machine_arn=self.run_record.state_machine_arn,
-            map_run_arn=self.run_record.map_run_arn, execution_type=self.execution_type,
-            item_count=item_count, input=input_text, start_date=started,
-        )  # fmt: skip
         store = parent.map_runs
+        input_text = to_json(child_input)
+        if before is None:
+            name = str(uuid.uuid4())
+            record = ChildExecution(
+                execution_arn=f"{self.prefix}:execution:{self.machine}/{self.label}:{name}",
+                name=name, state_machine_arn=self.run_record.state_machine_arn,
+                map_run_arn=self.run_record.map_run_arn, execution_type=self.execution_type,
+                item_count=item_count, input=input_text, start_date=clock.now(), index=index,
+            )  # fmt: skip
+            self.run_record.count(item_count, None, RUNNING)
+            earlier: list[dict[str, Any]] = []
+        else:
+            record = before
+            self.run_record.count(item_count, record.status, RUNNING)
+            record.status, record.stop_date = RUNNING, None
+            record.output = record.error = record.cause = None
+            earlier = list(store.child_history(record.execution_arn) or [])
+        redriving = before is not None and self.execution_type == "STANDARD"
+        resume = record.checkpoint if redriving else None
+        if redriving:
+            record.redrive_count += 1
+            record.redrive_date = clock.now()
         store.save_child(record, None)
-        self.run_record.count(item_count, None, RUNNING)
-        history = History(clock, None)
+        history = History(clock, None, earlier if redriving else None)
         shared = ExecutionContext(
-            execution={"Id": arn, "Input": child_input, "Name": name, "RoleArn": LOCAL_ROLE_ARN,
-                       "StartTime": format_timestamp(started), "RedriveCount": 0},
+            execution={"Id": record.execution_arn, "Input": child_input, "Name": record.name,
+                       "RoleArn": LOCAL_ROLE_ARN,
+                       "StartTime": format_timestamp(record.start_date),
+                       "RedriveCount": record.redrive_count},
             state_machine={"Id": self.run_record.state_machine_arn,
                            "Name": f"{self.machine}/{self.label}"},
             clock=clock, history=history, resolver=parent.resolver, rng=parent.rng,
             deadline=None, timeout_seconds=None, object_store=parent.object_store,
             map_runs=store,
         )  # fmt: skip
-        history.record(
-            "ExecutionStarted", 0, data_details("input", input_text, roleArn=LOCAL_ROLE_ARN)
-        )
-        child = Runner(shared, self.flow, {}, previous_id=1)
+        if redriving:
+            history.record(
+                "ExecutionRedriven", history.last_id, {"redriveCount": record.redrive_count}
+            )
+        else:
+            history.record(
+                "ExecutionStarted", 0, data_details("input", input_text, roleArn=LOCAL_ROLE_ARN)
+            )
+        child = Runner(shared, self.flow, {}, previous_id=history.last_id)
         child.stop_signals = (*self.runner.stop_signals, self.stop)
+        record.checkpoint = None
         try:
             payload_text(child_input, "execution input")
-            output = child.run(child_input)
+            output = child.run(child_input, resume)
             text = payload_text(output, "execution output")
         except StatesError as failure:
             record.status, record.error, record.cause = FAILED, failure.error, failure.cause
+            record.checkpoint = child.checkpoint
             history.record(
                 "ExecutionFailed", history.last_id, error_details(failure.error, failure.cause)
             )
         except Aborted:
             record.status = ABORTED
+            record.checkpoint = child.checkpoint
             history.record("ExecutionAborted", history.last_id)
         else:
             record.status, record.output = SUCCEEDED, text

@@ -101,6 +101,14 @@ class Runner:
         self.failure_signal: threading.Event | None = None
         # The state being run and the id of its Entered event (causes name them).
         self.current: tuple[str, int] = ("", 0)
+        # Where this flow stopped, set when it fails, times out or is aborted: what a redrive
+        # starts from (see `redrive.py`).
+        self.checkpoint: dict[str, Any] | None = None
+        # The outcome of each branch/iteration of a Parallel or inline Map (or the Map Run of
+        # a Distributed Map) in the state being run, set once it fans out.
+        self.fan_out: dict[str, Any] = {}
+        # On a redrive: that outcome from the stopped attempt, for the state that stopped.
+        self.redriving: dict[str, Any] = {}
 
     # --- bookkeeping --------------------------------------------------------------------
 
@@ -130,22 +138,42 @@ class Runner:
 
     # --- the state loop -----------------------------------------------------------------
 
-    def run(self, data: Any) -> Any:
-        """Run the flow from its start state; returns its output or raises StatesError."""
+    def run(self, data: Any, resume: dict[str, Any] | None = None) -> Any:
+        """Run the flow from its start state (or, redriven, from the state `resume` names,
+        with its input and variables); returns its output or raises StatesError."""
         name: str | None = self.flow.start_at
+        if resume is not None:
+            name, data = resume["state"], resume["input"]
+            self.variables = dict(resume["variables"])
+            if "children" in resume:
+                self.redriving = {resume["state"]: resume["children"]}
         while name is not None:
-            deadline = self.shared.deadline
-            if deadline is not None and self.shared.clock.now() > deadline:
-                raise ExecutionTimedOut(self.shared.timeout_seconds or 0)
-            if any(signal.is_set() for signal in self.stop_signals):
-                raise Aborted
             try:
-                name, data = self.run_state(name, self.flow.states[name], data)
-            except StatesError:
-                if self.failure_signal is not None:
-                    self.failure_signal.set()
+                deadline = self.shared.deadline
+                if deadline is not None and self.shared.clock.now() > deadline:
+                    raise ExecutionTimedOut(self.shared.timeout_seconds or 0)
+                if any(signal.is_set() for signal in self.stop_signals):
+                    raise Aborted
+                try:
+                    name, data = self.run_state(name, self.flow.states[name], data)
+                except StatesError:
+                    if self.failure_signal is not None:
+                        self.failure_signal.set()
+                    raise
+            except (StatesError, Aborted):
+                assert name is not None
+                self.checkpoint = self._checkpoint(name, data)
                 raise
         return data
+
+    def _checkpoint(self, name: str, data: Any) -> dict[str, Any]:
+        """The state this flow stopped in, its input and the variables it saw on entering:
+        all JSON, so a host can keep it beside the history."""
+        checkpoint = {"state": name, "input": data, "variables": dict(self.variables)}
+        children = self.fan_out.pop(name, None)
+        if children is not None:
+            checkpoint["children"] = children
+        return checkpoint
 
     def run_state(self, name: str, state: dict[str, Any], raw: Any) -> tuple[str | None, Any]:
         kind = state["Type"]
@@ -156,6 +184,7 @@ class Runner:
             f"{kind}StateEntered", data_details("input", input_text, name=name)
         )
         self.current = (name, entered_id)
+        self.fan_out.pop(name, None)
         compiled = self.flow.jsonata.get(name)
         try:
             if compiled is None:
@@ -389,7 +418,7 @@ class Runner:
         flows = self.flow.children[name]
         return self.run_jsonpath_recovery(
             name, state, raw, entered,
-            lambda data, scope: branches.run_parallel(self, flows, data),
+            lambda data, scope: branches.run_parallel(self, name, flows, data),
             failed_event="ParallelStateFailed",
         )  # fmt: skip
 

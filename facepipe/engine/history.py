@@ -42,8 +42,14 @@ def details_key(event_type: str) -> str:
 class History:
     """Thread-safe, append-only event log for one execution."""
 
-    def __init__(self, clock: Clock, on_event: EventListener | None) -> None:
-        self.events: list[dict[str, Any]] = []
+    def __init__(
+        self,
+        clock: Clock,
+        on_event: EventListener | None,
+        events: list[dict[str, Any]] | None = None,
+    ) -> None:
+        # `events`: a history to continue (a redrive), its ids 1..n.
+        self.events: list[dict[str, Any]] = events if events is not None else []
         self._clock = clock
         self._on_event = on_event
         self._lock = threading.Lock()

@@ -230,7 +230,7 @@ def _parallel(s: _State, entered: datetime) -> Outcome:
     return s.recovery(
         entered,
         lambda bindings: s.field("Arguments", bindings, s.raw),
-        lambda data, scope: branches.run_parallel(s.runner, flows, data),
+        lambda data, scope: branches.run_parallel(s.runner, s.name, flows, data),
         failed_event="ParallelStateFailed",
     )
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from facepipe.engine import tasks
 from facepipe.engine.clock import Clock, SystemClock
 from facepipe.engine.definition import load as load_definition
+from facepipe.engine.definition import substituted
 from facepipe.engine.errors import TIMEOUT, StatesError
 from facepipe.engine.executor import (
     PAYLOAD_LIMIT_BYTES,
@@ -23,6 +24,13 @@ from facepipe.engine.executor import (
 )
 from facepipe.engine.history import EventListener, History, data_details, error_details
 from facepipe.engine.maprun import InMemoryMapRunStore, MapRunApi, MapRunStore
+from facepipe.engine.redrive import (
+    UNSUCCESSFUL,
+    ExecutionRecord,
+    check_redrivable,
+    checkpoint_from_history,
+    describe_fields,
+)
 from facepipe.engine.timestamps import format_timestamp
 
 if TYPE_CHECKING:
@@ -58,12 +66,71 @@ class ExecutionResult:
     name: str = ""
     start_date: datetime | None = None
     stop_date: datetime | None = None
+    input: Any = None
+    # What a redrive needs besides the history: where each flow stopped (None: SUCCEEDED).
+    checkpoint: dict[str, Any] | None = None
+    definition: str = ""  # the execution's own definition text (substitutions applied)
+    state_machine_arn: str = ""
+    redrive_count: int = 0
+    redrive_date: datetime | None = None
 
     def summary(self) -> dict[str, Any]:
         """The one-object form the command line prints."""
         if self.status == "SUCCEEDED":
             return {"status": self.status, "output": self.output}
         return {"status": self.status, "error": self.error, "cause": self.cause}
+
+    def record(self) -> ExecutionRecord:
+        """What the host keeps to redrive this execution later."""
+        assert self.start_date is not None, "a result of run or redrive has its start date"
+        return ExecutionRecord(
+            execution_arn=self.execution_arn, name=self.name, status=self.status,
+            input=self.input, start_date=self.start_date,
+            stop_date=self.stop_date, history=self.history, checkpoint=self.checkpoint,
+            definition=self.definition, redrive_count=self.redrive_count,
+            redrive_date=self.redrive_date, state_machine_arn=self.state_machine_arn,
+            output=self.output, error=self.error, cause=self.cause,
+        )  # fmt: skip
+
+    def describe(self, now: datetime) -> dict[str, Any]:
+        """DescribeExecution's answer, redrive fields included (`now` for the window)."""
+        return describe_record(self.record(), now)
+
+
+def describe_record(record: ExecutionRecord, now: datetime) -> dict[str, Any]:
+    """DescribeExecution's answer for a kept execution (dates as aware datetimes)."""
+    answer: dict[str, Any] = {
+        "executionArn": record.execution_arn,
+        "stateMachineArn": record.state_machine_arn,
+        "name": record.name,
+        "status": record.status,
+        "startDate": record.start_date,
+        "input": json.dumps(record.input, separators=(",", ":"), ensure_ascii=False),
+        "inputDetails": {"included": True},
+    }
+    if record.stop_date is not None:
+        answer["stopDate"] = record.stop_date
+    if record.status == "SUCCEEDED":
+        answer["output"] = json.dumps(record.output, separators=(",", ":"), ensure_ascii=False)
+        answer["outputDetails"] = {"included": True}
+    if record.error is not None:
+        answer["error"] = record.error
+    if record.cause is not None:
+        answer["cause"] = record.cause
+    answer.update(
+        describe_fields(
+            record.status,
+            record.execution_type,
+            record.start_date,
+            record.stop_date,
+            len(record.history),
+            record.checkpoint is not None,
+            record.redrive_count,
+            record.redrive_date,
+            now,
+        )
+    )
+    return answer
 
 
 class StateMachine:
@@ -81,6 +148,9 @@ class StateMachine:
         map_run_store: MapRunStore | None = None,
     ) -> None:
         self.flow = load_definition(definition, substitutions)
+        # The definition as this machine runs it: an execution keeps it, so that a redrive
+        # runs the execution's own definition even after the file changed.
+        self.definition = substituted(definition, substitutions)
         self.name = name
         self.arn = f"arn:aws:states:{tasks.REGION}:{tasks.ACCOUNT}:stateMachine:{name}"
         # Where the Map Runs of DISTRIBUTED Map states and their child executions go.
@@ -119,43 +189,121 @@ class StateMachine:
         data = json.loads(input_text)
         history = History(clock, on_event)
         started = clock.now()
+        shared = self._context(arn, name, data, started, 0, clock, history, resolver,
+                               object_store)  # fmt: skip
+        history.record(
+            "ExecutionStarted", 0, data_details("input", input_text, roleArn=LOCAL_ROLE_ARN)
+        )
+        result = ExecutionResult(
+            status="RUNNING", execution_arn=arn, name=name, start_date=started,
+            history=history.events, input=data, definition=self.definition,
+            state_machine_arn=self.arn,
+        )  # fmt: skip
+        runner = Runner(shared, self.flow, {}, previous_id=1)
+        return self._finish(result, runner, lambda: runner.run(data))
+
+    def describe_execution_record(self, execution: ExecutionRecord, now: datetime) -> dict:
+        """DescribeExecution of an execution the host kept, with its redrive fields
+        (redriveStatus as of `now`)."""
+        return describe_record(self._with_checkpoint(execution), now)
+
+    def _with_checkpoint(self, execution: ExecutionRecord) -> ExecutionRecord:
+        """The record, with a checkpoint read from its history when none was kept."""
+        if execution.checkpoint is not None or execution.status not in UNSUCCESSFUL:
+            return execution
+        found = checkpoint_from_history(
+            execution.history, self.flow.start_at, dict(self.flow.states), execution.input
+        )
+        return execution if found is None else replace(execution, checkpoint=found)
+
+    def redrive(
+        self,
+        execution: ExecutionRecord,
+        *,
+        resolver: tasks.Resolver | None = None,
+        clock: Clock | None = None,
+        on_event: EventListener | None = None,
+        object_store: ObjectStore | None = None,
+    ) -> ExecutionResult:
+        """RedriveExecution: continue an unsuccessful STANDARD execution from where it
+        stopped, with its own definition, history and ARN (see `redrive.py`).
+
+        Raises `ApiError` (ExecutionNotRedrivable, InvalidArn) as the API refuses; `on_event`
+        sees only the events the redrive adds. The result's history is the whole history.
+        """
+        clock = clock or SystemClock()
+        now = clock.now()
+        if execution.definition is not None and execution.definition != self.definition:
+            # The execution's own definition, never the one the file holds now.
+            own = StateMachine(execution.definition, name=self.name, map_run_store=self.map_runs)
+            return own.redrive(
+                execution, resolver=resolver, clock=clock, on_event=on_event,
+                object_store=object_store,
+            )  # fmt: skip
+        execution = self._with_checkpoint(execution)
+        check_redrivable(execution, now)
+        checkpoint = execution.checkpoint
+        assert checkpoint is not None  # checked above
+        count = execution.redrive_count + 1
+        history = History(clock, on_event, list(execution.history))
+        data = execution.input
+        shared = self._context(execution.execution_arn, execution.name, data,
+                               execution.start_date, count, clock, history, resolver,
+                               object_store)  # fmt: skip
+        history.record("ExecutionRedriven", history.last_id, {"redriveCount": count})
+        result = ExecutionResult(
+            status="RUNNING", execution_arn=execution.execution_arn, name=execution.name,
+            start_date=execution.start_date, history=history.events, input=data,
+            definition=self.definition, state_machine_arn=self.arn, redrive_count=count,
+            redrive_date=now,
+        )  # fmt: skip
+        runner = Runner(shared, self.flow, {}, previous_id=history.last_id)
+        return self._finish(result, runner, lambda: runner.run(data, checkpoint))
+
+    def _context(
+        self, arn: str, name: str, data: Any, started: datetime, redrive_count: int,
+        clock: Clock, history: History, resolver: tasks.Resolver | None,
+        object_store: ObjectStore | None,
+    ) -> ExecutionContext:  # fmt: skip
+        # TimeoutSeconds counts from the start, and again from each redrive ("the state
+        # machine level timeout, if defined, is reset to 0").
         timeout = self.flow.timeout_seconds
-        shared = ExecutionContext(
+        return ExecutionContext(
             execution={
                 "Id": arn,
                 "Input": data,
                 "Name": name,
                 "RoleArn": LOCAL_ROLE_ARN,
                 "StartTime": format_timestamp(started),
-                "RedriveCount": 0,
+                "RedriveCount": redrive_count,
             },
             state_machine={"Id": self.arn, "Name": self.name},
             clock=clock,
             history=history,
             resolver=resolver,
             rng=_JITTER,
-            deadline=started + timedelta(seconds=timeout) if timeout else None,
+            deadline=clock.now() + timedelta(seconds=timeout) if timeout else None,
             timeout_seconds=timeout,
             object_store=object_store,
             map_runs=self.map_runs,
         )
-        history.record(
-            "ExecutionStarted", 0, data_details("input", input_text, roleArn=LOCAL_ROLE_ARN)
-        )
-        result = ExecutionResult(
-            status="RUNNING", execution_arn=arn, name=name, start_date=started,
-            history=history.events,
-        )  # fmt: skip
-        runner = Runner(shared, self.flow, {}, previous_id=1)
+
+    def _finish(
+        self, result: ExecutionResult, runner: Runner, execute: Callable[[], Any]
+    ) -> ExecutionResult:
+        history = runner.shared.history
+        clock = runner.shared.clock
         try:
-            output = runner.run(data)
+            output = execute()
         except ExecutionTimedOut as timed_out:
             result.status, result.error, result.cause = "TIMED_OUT", TIMEOUT, timed_out.cause
+            result.checkpoint = runner.checkpoint
             history.record(
                 "ExecutionTimedOut", history.last_id, error_details(TIMEOUT, timed_out.cause)
             )
         except StatesError as failure:
             result.status, result.error, result.cause = "FAILED", failure.error, failure.cause
+            result.checkpoint = runner.checkpoint
             history.record(
                 "ExecutionFailed", history.last_id, error_details(failure.error, failure.cause)
             )

@@ -54,6 +54,11 @@ class ChildExecution:
     output: str | None = None
     error: str | None = None
     cause: str | None = None
+    index: int | None = None  # its place among the Map Run's children (batches)
+    # Where it stopped (the engine's checkpoint, JSON), for a redrive of its Map Run.
+    checkpoint: dict[str, Any] | None = None
+    redrive_count: int = 0
+    redrive_date: datetime | None = None
 
     def describe(self) -> dict[str, Any]:
         """DescribeExecution's answer."""
@@ -66,8 +71,15 @@ class ChildExecution:
             "input": self.input,
             "inputDetails": {"included": True},
             "mapRunArn": self.map_run_arn,
-            "redriveCount": 0,
+            "redriveCount": self.redrive_count,
+            "redriveStatus": self._redrive_status(),
         }
+        if self.redrive_date is not None:
+            answer["redriveDate"] = self.redrive_date
+        if self.status == SUCCEEDED:
+            answer["redriveStatusReason"] = "Execution is SUCCEEDED and cannot be redriven"
+        elif self.status == RUNNING:
+            answer["redriveStatusReason"] = "Execution is RUNNING and cannot be redriven"
         if self.stop_date is not None:
             answer["stopDate"] = self.stop_date
         if self.output is not None:
@@ -79,6 +91,12 @@ class ChildExecution:
             answer["cause"] = self.cause
         return answer
 
+    def _redrive_status(self) -> str:
+        # A child is run again by redriving its Map Run (that is, its parent).
+        if self.status in (FAILED, ABORTED, TIMED_OUT):
+            return "REDRIVABLE_BY_MAP_RUN"
+        return "NOT_REDRIVABLE"
+
     def list_item(self) -> dict[str, Any]:
         """One entry of ListExecutions --map-run-arn (with mapRunArn and itemCount)."""
         item: dict[str, Any] = {
@@ -89,8 +107,10 @@ class ChildExecution:
             "startDate": self.start_date,
             "mapRunArn": self.map_run_arn,
             "itemCount": self.item_count,
-            "redriveCount": 0,
+            "redriveCount": self.redrive_count,
         }
+        if self.redrive_date is not None:
+            item["redriveDate"] = self.redrive_date
         if self.stop_date is not None:
             item["stopDate"] = self.stop_date
         return item
@@ -112,6 +132,8 @@ class MapRun:
     # Counts by DescribeMapRun's names; items and child executions differ once batched.
     item_counts: dict[str, int] = field(default_factory=lambda: _zero_counts())
     execution_counts: dict[str, int] = field(default_factory=lambda: _zero_counts())
+    redrive_count: int = 0
+    redrive_date: datetime | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, items: int, before: str | None, after: str) -> None:
@@ -123,6 +145,17 @@ class MapRun:
                 else:
                     counts[_COUNT_OF_STATUS[before]] -= step
                 counts[_COUNT_OF_STATUS[after]] += step
+
+    def redriven(self, now: datetime) -> None:
+        """Running again: the children that never started are read and counted afresh, and
+        the results are written again."""
+        with self.lock:
+            self.redrive_count += 1
+            self.redrive_date, self.status, self.stop_date = now, RUNNING, None
+            for counts in (self.execution_counts, self.item_counts):
+                counts["total"] -= counts["pending"]
+                counts["pending"] = 0
+                counts["resultsWritten"] = 0
 
     def results_written(self, executions: int, items: int) -> None:
         with self.lock:
@@ -142,8 +175,10 @@ class MapRun:
                 "toleratedFailureCount": self.tolerated_failure_count,
                 "itemCounts": dict(self.item_counts),
                 "executionCounts": dict(self.execution_counts),
-                "redriveCount": 0,
+                "redriveCount": self.redrive_count,
             }
+            if self.redrive_date is not None:
+                answer["redriveDate"] = self.redrive_date
         if self.stop_date is not None:
             answer["stopDate"] = self.stop_date
         return answer
