@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from facepipe.engine.errors import (
     RuntimeFailure,
     StatesError,
 )
+from facepipe.engine.path_numbers import path_number
 from facepipe.engine.payload import Scope, render, select_or_fail
 
 if TYPE_CHECKING:
@@ -230,46 +230,10 @@ def _item_input(selector: Any, data: Any, scope: Scope, index: int, item: Any) -
     return render(selector, data, Scope(context, scope.variables))
 
 
-def _describe(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-
-
-# A string AWS reads as a number (Java's Integer.parseInt / Double.parseDouble), so a path
-# to "1" is as good as a path to 1.
-_INTEGER_TEXT = re.compile(r"[+-]?\d+")
-_DECIMAL_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-
-
-def _path_number(state: dict, key: str, data: Any, scope: Scope, kind: str) -> Any:
-    path = state[f"{key}Path"]
-    value = select_or_fail(path, data, scope, f"{key}Path")
-    number = _as_number(value, kind)
-    if number is None:
-        raise RuntimeFailure(
-            f'The {key}Path field refers to value "{_describe(value)}" which is not a valid '
-            f"{kind}: {path}"
-        )
-    return number
-
-
-def _as_number(value: Any, kind: str) -> int | float | None:
-    if isinstance(value, str):
-        text = value.strip() if kind == "float" else value
-        pattern = _INTEGER_TEXT if kind == "integer" else _DECIMAL_TEXT
-        return (
-            (int(text) if kind == "integer" else float(text)) if pattern.fullmatch(text) else None
-        )
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return None
-    if kind == "integer" and not float(value).is_integer():
-        return None
-    return value
-
-
 def _max_concurrency(state: dict[str, Any], data: Any, scope: Scope) -> int:
     if "MaxConcurrencyPath" not in state:
         return int(state.get("MaxConcurrency", 0))
-    value = int(_path_number(state, "MaxConcurrency", data, scope, "integer"))
+    value = int(path_number(state, "MaxConcurrency", data, scope, "integer"))
     if value < 0:
         raise RuntimeFailure("MaxConcurrency must be a non-negative integer.")
     return value
@@ -280,11 +244,11 @@ def _tolerance(state: dict[str, Any], data: Any, scope: Scope) -> tuple[float | 
     percentage: float | None = state.get("ToleratedFailurePercentage")
     count: int | None = state.get("ToleratedFailureCount")
     if "ToleratedFailurePercentagePath" in state:
-        percentage = float(_path_number(state, "ToleratedFailurePercentage", data, scope, "float"))
+        percentage = float(path_number(state, "ToleratedFailurePercentage", data, scope, "float"))
     if percentage is not None and not 0 <= percentage <= 100:
         raise RuntimeFailure("ToleratedFailurePercentage must be between 0 and 100.")
     if "ToleratedFailureCountPath" in state:
-        count = int(_path_number(state, "ToleratedFailureCount", data, scope, "integer"))
+        count = int(path_number(state, "ToleratedFailureCount", data, scope, "integer"))
     if count is not None and count < 0:
         raise RuntimeFailure("ToleratedFailureCount must be a non-negative integer.")
     return percentage, count

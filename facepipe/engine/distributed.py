@@ -15,6 +15,7 @@ the rest stay pending), and written by a ResultWriter when there is one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import threading
 import uuid
@@ -42,6 +43,8 @@ from facepipe.engine.maprun import (
 )
 from facepipe.engine.redrive import MAP_RUN_REDRIVE_LIMIT
 from facepipe.engine.result_writer import ResultFiles, WriterPlan
+from facepipe.engine.sizes import payload_text
+from facepipe.engine.tasks import LOCAL_ROLE_ARN
 from facepipe.engine.timestamps import format_timestamp
 
 if TYPE_CHECKING:
@@ -328,9 +331,6 @@ class _Lanes:
         """Run one child workflow execution to its end, with its own history; `before` is
         the same child unsuccessful before a redrive: a STANDARD one is redriven (same ARN,
         its history continued from ExecutionRedriven), an EXPRESS one starts again."""
-        from facepipe.engine.executor import ExecutionContext, Runner, payload_text
-        from facepipe.engine.machine import LOCAL_ROLE_ARN
-
         parent = self.runner.shared
         clock = parent.clock
         store = parent.map_runs
@@ -358,16 +358,18 @@ class _Lanes:
             record.redrive_date = clock.now()
         store.save_child(record, None)
         history = History(clock, None, earlier if redriving else None)
-        shared = ExecutionContext(
+        # The child's context is the parent's with its own execution, history and no
+        # deadline (replace, and the runner's own type below, keep this module free of
+        # the executor's, which imports the fan-outs: no import cycle).
+        shared = dataclasses.replace(
+            parent,
             execution={"Id": record.execution_arn, "Input": child_input, "Name": record.name,
                        "RoleArn": LOCAL_ROLE_ARN,
                        "StartTime": format_timestamp(record.start_date),
                        "RedriveCount": record.redrive_count},
             state_machine={"Id": self.run_record.state_machine_arn,
                            "Name": f"{self.machine}/{self.label}"},
-            clock=clock, history=history, resolver=parent.resolver, rng=parent.rng,
-            deadline=None, timeout_seconds=None, object_store=parent.object_store,
-            map_runs=store,
+            history=history, deadline=None, timeout_seconds=None, map_runs=store,
         )  # fmt: skip
         if redriving:
             history.record(
@@ -377,7 +379,7 @@ class _Lanes:
             history.record(
                 "ExecutionStarted", 0, data_details("input", input_text, roleArn=LOCAL_ROLE_ARN)
             )
-        child = Runner(shared, self.flow, {}, previous_id=history.last_id)
+        child = type(self.runner)(shared, self.flow, {}, previous_id=history.last_id)
         child.stop_signals = (*self.runner.stop_signals, self.stop)
         record.checkpoint = None
         try:

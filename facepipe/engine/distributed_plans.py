@@ -15,6 +15,7 @@ from typing import Any
 from facepipe.engine.distributed import BatchPlan, DistributedPlan
 from facepipe.engine.errors import RuntimeFailure
 from facepipe.engine.item_reader import ReaderPlan
+from facepipe.engine.path_numbers import path_number
 from facepipe.engine.payload import Scope, render
 from facepipe.engine.result_writer import WriterPlan
 
@@ -32,11 +33,9 @@ def jsonpath(
     scope: Scope,
     tolerance: Callable[[], tuple[float | None, int | None]],
 ) -> DistributedPlan:
-    from facepipe.engine.branches import _path_number
-
     def number(config: dict[str, Any], key: str) -> int | None:
         if f"{key}Path" in config:
-            return int(_path_number(config, key, data, scope, "integer"))
+            return int(path_number(config, key, data, scope, "integer"))
         constant = config.get(key)
         return None if constant is None else int(constant)
 

@@ -8,7 +8,6 @@ parallel threads without sharing mutable state.
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 from collections.abc import Callable
@@ -20,7 +19,6 @@ from facepipe.engine import branches, choice, retry, tasks
 from facepipe.engine.clock import Clock
 from facepipe.engine.definition import Flow
 from facepipe.engine.errors import (
-    DATA_LIMIT_EXCEEDED,
     NO_CHOICE_MATCHED,
     TIMEOUT,
     Aborted,
@@ -37,10 +35,10 @@ from facepipe.engine.io import (
     apply_result_selector,
     evaluate_assign,
 )
+from facepipe.engine.path_numbers import describe_value
 from facepipe.engine.payload import Scope, evaluate, is_intrinsic, select_or_fail
+from facepipe.engine.sizes import check_size, payload_text
 from facepipe.engine.timestamps import format_timestamp, parse_timestamp
-
-PAYLOAD_LIMIT_BYTES = 262_144
 
 
 class ExecutionTimedOut(StatesError):
@@ -62,23 +60,6 @@ class ExecutionContext:
     timeout_seconds: int | None
     object_store: Any = None  # the ObjectStore port (ItemReader, ResultWriter), or None
     map_runs: Any = None  # the MapRunStore of Distributed Map runs
-
-
-def payload_text(value: Any, what: str) -> str:
-    """JSON text of a state payload; past 256 KB this is States.DataLimitExceeded."""
-    text = to_json(value)
-    _check_size(text, what)
-    return text
-
-
-def _check_size(text: str, what: str) -> None:
-    # A str of n characters is at most 4n bytes of UTF-8: encode only when it could matter.
-    if len(text) * 4 > PAYLOAD_LIMIT_BYTES and len(text.encode()) > PAYLOAD_LIMIT_BYTES:
-        raise StatesError(
-            DATA_LIMIT_EXCEEDED,
-            f"The {what} has a size exceeding the maximum number of bytes service limit "
-            f"({PAYLOAD_LIMIT_BYTES} bytes).",
-        )
 
 
 class Runner:
@@ -367,7 +348,7 @@ class Runner:
             handler = tasks.find_handler(self.shared.resolver, target.function)
             context = tasks.new_context(target.function, self.shared.clock, timeout)
             result, text = tasks.call_handler(handler, event, context, timeout)
-            _check_size(text, "Lambda function result")
+            check_size(text, "Lambda function result")
         except StatesError as failure:
             timed_out = failure.error == TIMEOUT
             self.record(
@@ -403,7 +384,7 @@ class Runner:
                 text = payload_text(result, "task result")
             else:
                 result, text = tasks.call_handler(handler, parameters, context, timeout)
-                _check_size(text, "task result")
+                check_size(text, "task result")
         except StatesError as failure:
             timed_out = failure.error == TIMEOUT
             self.record(
@@ -490,13 +471,10 @@ def _fail_field(expression: str, data: Any, scope: Scope, field: str) -> str:
         value = select_or_fail(expression, data, scope, field)
     if not isinstance(value, str):
         raise RuntimeFailure(
-            f"The {field} field must reference a string, but {expression} == {_describe(value)}"
+            f"The {field} field must reference a string, but {expression} == "
+            f"{describe_value(value)}"
         )
     return value
-
-
-def _describe(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
 def _wait_seconds(path: str, data: Any, scope: Scope) -> int:
@@ -504,7 +482,7 @@ def _wait_seconds(path: str, data: Any, scope: Scope) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise RuntimeFailure(
             f"The SecondsPath parameter cannot be parsed as a long value: "
-            f"{path} == {_describe(value)}"
+            f"{path} == {describe_value(value)}"
         )
     if value < 0:
         raise RuntimeFailure(
@@ -524,7 +502,7 @@ def _wait_until(state: dict, data: Any, scope: Scope) -> datetime:
     if moment is None:
         raise RuntimeFailure(
             "The TimestampPath parameter does not reference a valid ISO-8601 extended offset "
-            f"date-time format string: {path} == {_describe(value)}"
+            f"date-time format string: {path} == {describe_value(value)}"
         )
     return moment
 
@@ -536,7 +514,7 @@ def _task_timeout(state: dict, data: Any, scope: Scope) -> int | None:
     value = select_or_fail(state["TimeoutSecondsPath"], data, scope, "TimeoutSecondsPath")
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise RuntimeFailure(
-            f'The TimeoutSecondsPath field refers to value "{_describe(value)}" which is not '
+            f'The TimeoutSecondsPath field refers to value "{describe_value(value)}" which is not '
             f"a valid positive integer: {state['TimeoutSecondsPath']}"
         )
     return value

@@ -15,13 +15,7 @@ from facepipe.engine.clock import Clock, SystemClock
 from facepipe.engine.definition import load as load_definition
 from facepipe.engine.definition import substituted
 from facepipe.engine.errors import TIMEOUT, StatesError
-from facepipe.engine.executor import (
-    PAYLOAD_LIMIT_BYTES,
-    ExecutionContext,
-    ExecutionTimedOut,
-    Runner,
-    payload_text,
-)
+from facepipe.engine.executor import ExecutionContext, ExecutionTimedOut, Runner
 from facepipe.engine.history import EventListener, History, data_details, error_details
 from facepipe.engine.maprun import InMemoryMapRunStore, MapRunApi, MapRunStore
 from facepipe.engine.redrive import (
@@ -31,6 +25,7 @@ from facepipe.engine.redrive import (
     checkpoint_from_history,
     describe_fields,
 )
+from facepipe.engine.sizes import PAYLOAD_LIMIT_BYTES, payload_text
 from facepipe.engine.timestamps import format_timestamp
 
 if TYPE_CHECKING:
@@ -52,7 +47,7 @@ def _check_execution_name(name: str) -> None:
         )
 
 
-LOCAL_ROLE_ARN = f"arn:aws:iam::{tasks.ACCOUNT}:role/facepipe-local-engine"
+LOCAL_ROLE_ARN = tasks.LOCAL_ROLE_ARN
 
 
 @dataclass

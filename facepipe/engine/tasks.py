@@ -20,6 +20,8 @@ Resolver = Mapping[str, Handler] | Callable[[str], Handler | None]
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+# The role the local engine reports as the execution role (ExecutionStarted.roleArn).
+LOCAL_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/facepipe-local-engine"
 DEFAULT_FUNCTION_TIMEOUT_SECONDS = 900
 FUNCTION_NOT_FOUND = "Lambda.ResourceNotFoundException"
 
