@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack, Token
+from aws_cdk import ArnFormat, Stack, Token
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -23,6 +23,7 @@ from constructs import Construct
 from infra.alerts import Alerts
 from infra.nag import acknowledge
 from infra.sources import STATEMACHINE_DIR, read_json
+from infra.workflow import execution_log_group, execution_log_options
 
 BACKFILL_FILE = STATEMACHINE_DIR / "backfill.asl.json"
 MAP_STATE = "ProcessImages"
@@ -89,13 +90,7 @@ class BackfillWorkflow(Construct):
         # A fixed name: the role must let the Distributed Map start executions of this very
         # state machine, and naming it keeps that policy free of a reference cycle.
         name = f"{stack.stack_name}-Backfill"
-        self.log_group = logs.LogGroup(
-            self,
-            "ExecutionLogs",
-            log_group_name=f"/aws/vendedlogs/states/{name}",
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.log_group = execution_log_group(self, name, log_retention)
         self.state_machine = sfn.StateMachine(
             self,
             "Backfill",
@@ -113,11 +108,8 @@ class BackfillWorkflow(Construct):
                 "NotifyFunctionArn": notify.function_arn,
             },
             state_machine_type=sfn.StateMachineType.STANDARD,
-            # As the per-image machine: every event, no execution data (face details).
             # Express children log here too; the console shows their events from these logs.
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False
-            ),
+            logs=execution_log_options(self.log_group),
             tracing_enabled=True,
         )
         self._grant(name, bucket, upload_prefix, table, alerts, (detect, persist, notify))

@@ -25,6 +25,30 @@ STATE_MACHINE_TYPES = {
 }
 
 
+def execution_log_group(
+    scope: Construct, state_machine_name: str, retention: logs.RetentionDays
+) -> logs.LogGroup:
+    """The log group of one state machine's executions."""
+    return logs.LogGroup(
+        scope,
+        "ExecutionLogs",
+        # Step Functions delivers through CloudWatch vended logs; this prefix keeps the
+        # account's log resource policy from growing with every state machine.
+        log_group_name=f"/aws/vendedlogs/states/{state_machine_name}",
+        retention=retention,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+
+
+def execution_log_options(log_group: logs.ILogGroup) -> sfn.LogOptions:
+    """ALL events, but without execution data: state input and output hold face details
+    (bounding boxes, attributes), which must not land in logs. The execution history keeps
+    the data, behind states:GetExecutionHistory."""
+    return sfn.LogOptions(
+        destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False
+    )
+
+
 class FacePipelineWorkflow(Construct):
     def __init__(
         self,
@@ -38,14 +62,8 @@ class FacePipelineWorkflow(Construct):
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = log_group = logs.LogGroup(
-            self,
-            "ExecutionLogs",
-            # Step Functions delivers through CloudWatch vended logs; this prefix keeps
-            # the account's log resource policy from growing with every state machine.
-            log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-FacePipeline",
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
+        self.log_group = log_group = execution_log_group(
+            self, f"{Stack.of(self).stack_name}-FacePipeline", log_retention
         )
         self.state_machine = sfn.StateMachine(
             self,
@@ -57,12 +75,7 @@ class FacePipelineWorkflow(Construct):
                 "NotifyFunctionArn": notify.function_arn,
             },
             state_machine_type=STATE_MACHINE_TYPES[workflow_type],
-            # ALL events, but without execution data: state input/output holds face
-            # details (bounding boxes, attributes), which must not land in logs. The
-            # execution history keeps the data, behind states:GetExecutionHistory.
-            logs=sfn.LogOptions(
-                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False
-            ),
+            logs=execution_log_options(log_group),
             tracing_enabled=True,
         )
         # Exactly the three function ARNs (the ASL invokes them unqualified), not `arn:*`.
