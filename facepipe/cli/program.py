@@ -120,7 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_console_commands(commands)  # console and aws ... each set args.run_command
     add_aws_commands(commands)
+    _accept_global_options_after_the_command(commands)
     return parser
+
+
+def _accept_global_options_after_the_command(commands: argparse._SubParsersAction) -> None:
+    """``facepipe run x --home h`` as well as ``facepipe --home h run x``: each command takes
+    the global options too, and sets them only when given (SUPPRESS keeps the global value)."""
+    for command in commands.choices.values():
+        command.add_argument("--home", default=argparse.SUPPRESS, help="as facepipe --home")
+        command.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="as facepipe -v"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -448,3 +448,26 @@ def test_a_large_allowed_image_prints_no_pillow_warning(tmp_path: Path):
 
     assert done.returncode == 0, done.stderr
     assert "DecompressionBombWarning" not in done.stderr
+
+
+def test_global_options_after_the_command(tmp_path: Path, samples: dict[str, Path]) -> None:
+    """``facepipe run x --home h`` is what people type; it works as ``facepipe --home h run x``
+    (before, argparse refused it: "unrecognized arguments: --home h"), and a --home given
+    after the command wins over one given before."""
+    from cli_harness import FACEPIPE
+
+    env = clean_env(tmp_path)
+    home, other = tmp_path / "after", tmp_path / "before"
+    done = subprocess.run(
+        [str(FACEPIPE), "--home", str(other), "run", str(samples[NO_FACES]), "--home", str(home),
+         *FAST_DETECTOR, "--json"],
+        env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert home.is_dir() and not other.exists()
+    listed = subprocess.run(
+        [str(FACEPIPE), "records", "--json", "--home", str(home)],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert [record["key"] for record in json.loads(listed.stdout)] == [f"uploads/{NO_FACES}"]
