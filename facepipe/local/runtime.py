@@ -43,7 +43,7 @@ from facepipe.local.executions import (
 from facepipe.local.faults import FaultPlan, faults_from_env, with_detector_faults
 from facepipe.local.home import DataHome
 from facepipe.local.intake import Intake, RowListener, Source
-from facepipe.local.mail.notifier import notifier_from_env
+from facepipe.local.mail.notifier import check_mail_settings, notifier_from_env
 from facepipe.local.mail.undelivered import KeepingUnsent, UndeliveredMail
 from facepipe.local.objectstore import (
     InvalidObjectName,
@@ -201,11 +201,14 @@ class LocalPipeline:
         stop: threading.Event | None = None,
     ) -> None:
         """``stop``, once set, ends executions waiting to retry (see ``stop``)."""
-        self.home = home.create()
+        # Settings first: a mistake in one stops here, before a new home is made.
         self.options = options or PipelineOptions()
         if self.options.workers < 1:
             raise ValueError(f"workers must be at least 1, got {self.options.workers}")
         plan = faults if faults is not None else faults_from_env(environ)
+        if notifier is None:
+            check_mail_settings(environ)
+        self.home = home.create()
         self.records = SqliteRecordStore(home.records_db, faults=plan)
         self.executions = ExecutionStore(executions_db_path(home))
         self.undelivered = UndeliveredMail(home.undelivered)

@@ -66,6 +66,12 @@ class MaildirOutbox:
         return bool(message_files(self.folder, name))
 
 
+def check_mail_settings(environ: Mapping[str, str] | None = None) -> None:
+    """Raise ConfigurationError for a bad email setting, as ``notifier_from_env`` would."""
+    Addresses.from_env(environ)
+    SmtpSettings.from_env(environ)
+
+
 def notifier_from_env(
     home: DataHome,
     environ: Mapping[str, str] | None = None,

@@ -471,3 +471,25 @@ def test_global_options_after_the_command(tmp_path: Path, samples: dict[str, Pat
     )  # fmt: skip
     assert listed.returncode == 0, listed.stderr
     assert [record["key"] for record in json.loads(listed.stdout)] == [f"uploads/{NO_FACES}"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("FACEPIPE_FAULTS", "bogus:1", "unknown fault service 'bogus'"),
+        ("FACEPIPE_SMTP_URL", "ftp://mail.example", "FACEPIPE_SMTP_URL must look like"),
+        ("FACEPIPE_EMAIL_TO", "not an address", "is not a list of email addresses"),
+    ],
+)
+def test_a_bad_setting_stops_before_a_new_home_is_made(
+    tmp_path: Path, samples: dict[str, Path], setting: str, value: str, message: str
+) -> None:
+    """A typo in a setting is one line, exit 2, and leaves no empty data home behind (which
+    a later command would take for a home where nothing ran)."""
+    home = tmp_path / "new-home"
+    env = {**clean_env(tmp_path), setting: value}
+    done = facepipe_process(home, "run", str(samples[PORTRAIT]), *FAST_DETECTOR, env=env)
+
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert not home.exists()
