@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aws_cdk import CfnElement, CfnOutput, Environment, Fn, Stack
+from aws_cdk import CfnElement, CfnOutput, Duration, Environment, Fn, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -26,6 +26,7 @@ from infra.settings import StackSettings
 from infra.storage import UPLOAD_PREFIX, ImageStorage
 from infra.table import FaceRecordTable
 from infra.workflow import FacePipelineWorkflow
+from lambdas.domain.errors import FAILURE_METRICS
 
 # Output keys other tools (facepipe.aws) read from the deployed stack.
 OUTPUT_KEYS = (
@@ -97,13 +98,46 @@ class FacePipeStack(Stack):
             detect_faces_tps=settings.detect_faces_tps,
             log_retention=retention,
         )
-        self._alarms(alerts, trigger)
+        self._alarms(alerts, trigger, workflow)
         self._outputs(storage, table, alerts, workflow, backfill)
 
-    def _alarms(self, alerts: Alerts, trigger: UploadTrigger) -> None:
+    def _alarms(
+        self, alerts: Alerts, trigger: UploadTrigger, workflow: FacePipelineWorkflow
+    ) -> None:
         """Alarms that need a person. A rejected image (not JPEG/PNG, too large, gone) is
         counted as ImagesRejected and recorded with its reason, but pages no one."""
         persist_metric = _step_metric("persist")
+        # Every failed execution records its failure (RecordFailure counts it by kind)
+        # unless recording itself failed or the execution failed outside any Catch
+        # (States.Runtime, a malformed event): more failed executions than recorded
+        # failures in an hour means one nobody heard of. Hourly, so that a failure counted
+        # just before a period's end and its execution failing just after cannot page.
+        hourly = Duration.hours(1)
+        recorded = {
+            f"recorded{index}": persist_metric(name).with_(period=hourly)
+            for index, name in enumerate(sorted(set(FAILURE_METRICS.values())))
+        }
+        alerts.alarm_when_positive(
+            "ExecutionsFailedUnrecorded",
+            metric=cloudwatch.MathExpression(
+                expression="FILL(failed, 0) - ("
+                + " + ".join(f"FILL({name}, 0)" for name in recorded)
+                + ")",
+                using_metrics={
+                    "failed": workflow.state_machine.metric_failed(period=hourly, statistic="Sum"),
+                    **recorded,
+                },
+                period=hourly,
+                label="Failed executions without a recorded failure",
+            ),
+            description=(
+                "An execution failed and no FAILED record says why: RecordFailure itself "
+                "failed (permissions, the table) or the execution failed outside every Catch "
+                "(States.Runtime, an event that is not S3's). Its history in the Step "
+                "Functions console says which. (A backfill's failed images are counted as "
+                "recorded too, so during a backfill this alarm can stay quiet.)"
+            ),
+        )
         alerts.alarm_when_positive(
             "ImagesFailed",
             metric=persist_metric("ImagesFailed"),

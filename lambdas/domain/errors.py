@@ -84,6 +84,15 @@ REASON_LIMIT = 2000
 # the stack's alarms): the image's own fault, a service that stayed throttled after every
 # retry, or anything else, which needs a person.
 REJECTED, THROTTLED, ERROR = "REJECTED", "THROTTLED", "ERROR"
+
+# The metric Persist counts for each kind (lambdas/persist/handler.py); the stack's alarms
+# read the same names (infra/stack.py): ImagesFailed and ThrottledAfterRetries page a
+# person, ImagesRejected is the images' own doing.
+FAILURE_METRICS = {
+    REJECTED: "ImagesRejected",
+    THROTTLED: "ThrottledAfterRetries",
+    ERROR: "ImagesFailed",
+}
 REJECTIONS = frozenset(error.__name__ for error in PERMANENT_IMAGE_ERRORS)
 THROTTLING = frozenset(
     {

@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from lambdas.aws.dynamodb import DynamoDbRecordStore
-from lambdas.domain.errors import ERROR, REJECTED, THROTTLED
+from lambdas.domain.errors import FAILURE_METRICS
 from lambdas.domain.ordering import FAILED
 from lambdas.persist.step import PersistConfig, create_handler
 from lambdas.runtime.config import required_env
@@ -29,15 +29,6 @@ def aws_step() -> StepHandler:
     """Built on first invocation, so importing this module needs no AWS settings."""
     table = dynamodb_table(required_env(os.environ, "TABLE_NAME"))
     return create_handler(DynamoDbRecordStore(table), PersistConfig())
-
-
-# The metric for each kind of failure: ImagesFailed, ThrottledAfterRetries and the
-# dead-letter queue page a person (infra/stack.py); ImagesRejected is the images' own doing.
-FAILURE_METRICS = {
-    REJECTED: "ImagesRejected",
-    THROTTLED: "ThrottledAfterRetries",
-    ERROR: "ImagesFailed",
-}
 
 
 def _record_metrics(result: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match
 from infra_synth import NOTIFICATION_EMAIL, Synthesized
 
-from lambdas.persist.handler import FAILURE_METRICS
+from lambdas.domain.errors import FAILURE_METRICS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STEPS = ("detect", "persist", "notify")
@@ -336,11 +336,14 @@ def test_alarms_page_only_for_what_needs_a_person(every_stack: Synthesized) -> N
     topic_id, _ = every_stack.only("AWS::SNS::Topic")
     queue_id, _ = every_stack.only("AWS::SQS::Queue")
     rule_id, _ = every_stack.only("AWS::Events::Rule")
-    alarms = {
-        alarm["Properties"]["MetricName"]: alarm["Properties"]
-        for alarm in every_stack.resources("AWS::CloudWatch::Alarm").values()
-    }
+    every_alarm = [
+        a["Properties"] for a in every_stack.resources("AWS::CloudWatch::Alarm").values()
+    ]
+    alarms = {alarm["MetricName"]: alarm for alarm in every_alarm if "MetricName" in alarm}
+    [unrecorded] = [alarm for alarm in every_alarm if "Metrics" in alarm]
+    alarms["ExecutionsFailedUnrecorded"] = unrecorded
     assert set(alarms) == {
+        "ExecutionsFailedUnrecorded",
         "ImagesFailed",
         "ThrottledAfterRetries",
         "ApproximateNumberOfMessagesVisible",
@@ -366,6 +369,40 @@ def test_alarms_page_only_for_what_needs_a_person(every_stack: Synthesized) -> N
         assert alarm["Threshold"] == 1
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_a_failed_execution_nobody_recorded_pages(every_stack: Synthesized) -> None:
+    """RecordFailure counts each failure it records (ImagesRejected, ImagesFailed,
+    ThrottledAfterRetries); an execution that failed with none of them (RecordFailure itself
+    failed, or States.Runtime outside every Catch) pages through a metric-math alarm:
+    Step Functions' ExecutionsFailed of the per-image machine minus the recorded ones, by the
+    hour (CloudWatch's MathExpression with FILL for the hours a metric has no data)."""
+    machine_id, _ = every_stack.pipeline_machine()
+    [alarm] = [
+        a["Properties"]
+        for a in every_stack.resources("AWS::CloudWatch::Alarm").values()
+        if "Metrics" in a["Properties"]
+    ]
+    queries = {query["Id"]: query for query in alarm["Metrics"]}
+    [expression] = [q for q in queries.values() if "Expression" in q]
+    assert expression["ReturnData"] is True
+    failed = queries["failed"]["MetricStat"]
+    assert failed["Metric"]["Namespace"] == "AWS/States"
+    assert failed["Metric"]["MetricName"] == "ExecutionsFailed"
+    assert failed["Metric"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": ref(machine_id)}]
+    recorded = {
+        q["MetricStat"]["Metric"]["MetricName"]: q_id
+        for q_id, q in queries.items()
+        if q_id != "failed" and "MetricStat" in q
+    }
+    assert set(recorded) == set(FAILURE_METRICS.values())
+    assert (
+        expression["Expression"]
+        == "FILL(failed, 0) - ("
+        + " + ".join(f"FILL({q_id}, 0)" for q_id in sorted(recorded.values()))
+        + ")"
+    )
+    assert {q["MetricStat"]["Period"] for q in queries.values() if "MetricStat" in q} == {3600}
 
 
 def test_the_persist_function_publishes_under_the_service_the_alarms_name(
