@@ -23,7 +23,7 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class ImageRef:
-    """One S3 object version, as the state machine's Normalise step describes it.
+    """One S3 object version, as the state machine's Detect Arguments describe it.
 
     ``key`` is the object key as the event delivered it. EventBridge's S3 events carry keys
     unencoded (classic S3 notifications URL-encode them, a space as ``+``; see

@@ -12,7 +12,7 @@ IMAGE_FIELDS = ("bucket", "key", "versionId", "etag", "size", "sequencer", "even
 
 
 def read_image(event: Any) -> ImageRef:
-    """The ``image`` of the payload (the Normalise step's output) as an ImageRef.
+    """The ``image`` of the payload (built by Detect's Arguments from the event) as an ImageRef.
 
     After Detect, the key is the one Detect found the object under (``detection.objectKey``),
     so Persist and Notify record and email the key that names the object.
@@ -20,7 +20,7 @@ def read_image(event: Any) -> ImageRef:
     image = event.get("image") if isinstance(event, dict) else None
     if not isinstance(image, dict):
         raise StepInputError(
-            "the step input has no 'image' object; expected the Normalise step's "
+            "the step input has no 'image' object; expected the image Detect's Arguments build: "
             f"{{{', '.join(IMAGE_FIELDS)}}}"
         )
     missing = [name for name in ("bucket", "key") if not image.get(name)]
