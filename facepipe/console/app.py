@@ -27,8 +27,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from facepipe.console.execution_view import counts_note, execution_payload
-from facepipe.console.map_runs import MAX_CHILDREN_PAGE
 from facepipe.console.guard import LOOPBACK_HOSTS, SameOriginWrites
+from facepipe.console.map_runs import MAX_CHILDREN_PAGE
 from facepipe.console.source import ConsoleSource, UploadRefused
 from facepipe.console.uploads import (
     MAX_UPLOAD_BYTES,

@@ -143,9 +143,7 @@ class LocalConsoleSource:
         from facepipe.engine.maprun import ApiError
 
         try:
-            listed = self._map_runs().list_executions(
-                map_run_arn=map_run_arn, status_filter=status
-            )
+            listed = self._map_runs().list_executions(map_run_arn=map_run_arn, status_filter=status)
         except ApiError:
             return None
         return offset_page(listed["executions"], limit, next_token)

@@ -69,9 +69,7 @@ def child_detail(
     )
 
 
-def offset_page(
-    executions: list[dict[str, Any]], limit: int, next_token: str | None
-) -> ChildPage:
+def offset_page(executions: list[dict[str, Any]], limit: int, next_token: str | None) -> ChildPage:
     """A page of an already listed answer; the token is the offset (ValueError if not one)."""
     start = 0
     if next_token:

@@ -231,8 +231,7 @@ def _graph_body(
     ]
     notes = notes or {}
     states = [
-        _state_svg(layout.graph, s, runs, scope, notes.get(s.name))
-        for s in layout.states.values()
+        _state_svg(layout.graph, s, runs, scope, notes.get(s.name)) for s in layout.states.values()
     ]
     return "".join(edges) + "".join(states)
 

@@ -72,7 +72,6 @@ def item_processor(definition: dict[str, Any], map_state: str) -> dict[str, Any]
     return None
 
 
-
 def child_execution_type(definition: dict[str, Any], map_state: str) -> str:
     """STANDARD or EXPRESS: what the Map's ProcessorConfig makes its children (STANDARD when
     it says nothing, as in AWS)."""

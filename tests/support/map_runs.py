@@ -71,7 +71,9 @@ def put_items(pipeline: LocalPipeline) -> None:
     for key in ITEM_KEYS:
         assert not pipeline.rule_takes(key)
         pipeline.objects.put_object(
-            pipeline.options.bucket, key, json.dumps({"key": key}).encode(),
+            pipeline.options.bucket,
+            key,
+            json.dumps({"key": key}).encode(),
             content_type="application/json",
         )
 
