@@ -45,7 +45,7 @@ class AwsConsoleSource:
         self.sfn = session.client("stepfunctions")
         self.s3 = session.client("s3")
         self.dynamodb = session.resource("dynamodb")
-        self._definition: dict[str, Any] | None = None
+        self._definitions: dict[str, dict[str, Any]] = {}
         self._stopped: dict[str, dict[str, Any]] = {}  # a stopped execution no longer changes
         self._lock = threading.Lock()
 
@@ -55,12 +55,33 @@ class AwsConsoleSource:
 
     @property
     def definition(self) -> dict[str, Any]:
-        if self._definition is None:
-            described = self.sfn.describe_state_machine(
-                stateMachineArn=self.outputs.state_machine_arn
-            )
-            self._definition = json.loads(described["definition"])
-        return self._definition
+        return self._definition_of(self.outputs.state_machine_arn)
+
+    def _definition_of(self, state_machine_arn: str) -> dict[str, Any]:
+        with self._lock:
+            known = self._definitions.get(state_machine_arn)
+        if known is None:
+            described = self.sfn.describe_state_machine(stateMachineArn=state_machine_arn)
+            known = json.loads(described["definition"])
+            with self._lock:
+                self._definitions[state_machine_arn] = known
+        return known
+
+    def _machines(self) -> list[str]:
+        """The stack's state machines: the pipeline's and, when deployed, the backfill's."""
+        backfill = self.outputs.backfill_state_machine_arn
+        return [self.outputs.state_machine_arn, *([backfill] if backfill else [])]
+
+    def _machine_of(self, arn: str, kind: str) -> tuple[str, bool] | None:
+        """The stack's state machine whose ``kind`` ARNs (execution, mapRun) ``arn`` is one
+        of, and whether it is a Map Run's (``MACHINE/LABEL``); None for another's."""
+        for machine in self._machines():
+            own = machine.replace(":stateMachine:", f":{kind}:")
+            if arn.startswith(own + ":"):
+                return machine, False
+            if arn.startswith(own + "/"):
+                return machine, True
+        return None
 
     def _describe(self, execution_arn: str) -> dict[str, Any]:
         with self._lock:
@@ -84,10 +105,10 @@ class AwsConsoleSource:
     def execution(self, execution_arn: str) -> ExecutionDetail | None:
         # Only this stack's executions and their Map Runs' children (`…:execution:MACHINE/
         # LABEL:NAME`): the page's ARN parameter is user input.
-        own = self.outputs.state_machine_arn.replace(":stateMachine:", ":execution:")
-        child = execution_arn.startswith(own + "/")
-        if not (execution_arn.startswith(own + ":") or child):
+        found = self._machine_of(execution_arn, "execution")
+        if found is None:
             return None
+        machine, child = found
         from botocore.exceptions import ClientError
 
         try:
@@ -104,6 +125,9 @@ class AwsConsoleSource:
             history=execution_history(self.sfn, execution_arn),
             error=described.get("error"),
             cause=described.get("cause"),
+            definition=None
+            if machine == self.outputs.state_machine_arn
+            else self._definition_of(machine),
         )
 
     def _child(self, described: dict[str, Any]) -> ExecutionDetail | None:
@@ -114,8 +138,7 @@ class AwsConsoleSource:
 
     def _own_map_run(self, map_run_arn: str) -> bool:
         # arn:aws:states:REGION:ACCOUNT:mapRun:MACHINE/LABEL:UUID, MACHINE this stack's.
-        own = self.outputs.state_machine_arn.replace(":stateMachine:", ":mapRun:")
-        return map_run_arn.startswith(own + "/")
+        return self._machine_of(map_run_arn, "mapRun") is not None
 
     def map_runs(self, execution_arn: str) -> list[dict[str, Any]]:
         from botocore.exceptions import ClientError
