@@ -134,7 +134,9 @@ class AwsConsoleSource:
         run = self.map_run(described["mapRunArn"])
         parent = self.execution(run["executionArn"]) if run is not None else None
         history = execution_history(self.sfn, described["executionArn"])
-        return child_detail(described, parent, self.definition, history, self.outputs.bucket_name)
+        return child_detail(
+            described, parent, lambda: self.definition, history, self.outputs.bucket_name
+        )
 
     def _own_map_run(self, map_run_arn: str) -> bool:
         # arn:aws:states:REGION:ACCOUNT:mapRun:MACHINE/LABEL:UUID, MACHINE this stack's.

@@ -117,7 +117,7 @@ class LocalConsoleSource:
             history = None
         parent = self.execution(parent_arn)  # a nested Map Run's parent is a child itself
         return child_detail(
-            described, parent, self.definition, history, self.pipeline.options.bucket
+            described, parent, lambda: self.definition, history, self.pipeline.options.bucket
         )
 
     def map_runs(self, execution_arn: str) -> list[dict[str, Any]]:

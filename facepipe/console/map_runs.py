@@ -9,6 +9,7 @@ https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeMapRu
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from facepipe.console.source import EXPRESS_NOTE, ChildPage, ExecutionDetail, ExecutionItem
@@ -33,18 +34,19 @@ def child_key(execution_input: Any) -> str | None:
 def child_detail(
     described: dict[str, Any],
     parent: ExecutionDetail | None,
-    parent_definition: dict[str, Any],
+    source_definition: Callable[[], dict[str, Any]],
     history: list[dict[str, Any]] | None,
     bucket: str,
 ) -> ExecutionDetail:
     """A Map Run child (DescribeExecution's answer) with the graph it ran and its history
-    (None for an EXPRESS child, whose history AWS does not keep)."""
+    (None for an EXPRESS child, whose history AWS does not keep). ``source_definition``
+    gives the source's own definition, for a parent that ran it."""
     map_run_arn = described.get("mapRunArn")
     definition = None
     if parent is not None and map_run_arn:
         state = map_run_states(parent.history).get(map_run_arn)
         if state is not None:
-            definition = item_processor(parent.definition or parent_definition, state)
+            definition = item_processor(parent.definition or source_definition(), state)
     express = history is None
     item = ExecutionItem(
         execution_arn=described["executionArn"],
