@@ -86,7 +86,12 @@ def test_an_executions_map_runs_are_listed_then_described(
     source: tuple[AwsConsoleSource, Stubber],
 ) -> None:
     console, stubber = source
-    listed = {"executionArn": PARENT, "mapRunArn": MAP_RUN, "stateMachineArn": BACKFILL + "/EachImage", "startDate": T0}  # fmt: skip
+    listed = {
+        "executionArn": PARENT,
+        "mapRunArn": MAP_RUN,
+        "stateMachineArn": BACKFILL + "/EachImage",
+        "startDate": T0,
+    }
     stubber.add_response("list_map_runs", {"mapRuns": [listed]}, {"executionArn": PARENT})
     stubber.add_response("describe_map_run", DESCRIBED_RUN, {"mapRunArn": MAP_RUN})
     [run] = console.map_runs(PARENT)
@@ -98,7 +103,16 @@ def test_a_map_runs_children_come_a_page_at_a_time_with_aws_token(
     source: tuple[AwsConsoleSource, Stubber],
 ) -> None:
     console, stubber = source
-    entry = {"executionArn": CHILD, "stateMachineArn": BACKFILL + "/EachImage", "name": CHILD.rsplit(":", 1)[1], "status": "FAILED", "startDate": T0, "stopDate": T0, "mapRunArn": MAP_RUN, "itemCount": 1}  # fmt: skip
+    entry = {
+        "executionArn": CHILD,
+        "stateMachineArn": BACKFILL + "/EachImage",
+        "name": CHILD.rsplit(":", 1)[1],
+        "status": "FAILED",
+        "startDate": T0,
+        "stopDate": T0,
+        "mapRunArn": MAP_RUN,
+        "itemCount": 1,
+    }
     stubber.add_response(
         "list_executions",
         {"executions": [entry], "nextToken": "page-2"},
@@ -142,7 +156,7 @@ def test_a_standard_child_is_drawn_with_its_maps_item_processor(
             "stopDate": T0,
             "input": child_input,
             "mapRunArn": MAP_RUN,
-        },  # fmt: skip
+        },
         {"executionArn": CHILD},
     )
     stubber.add_response("describe_map_run", DESCRIBED_RUN, {"mapRunArn": MAP_RUN})
@@ -154,7 +168,7 @@ def test_a_standard_child_is_drawn_with_its_maps_item_processor(
             "status": "RUNNING",
             "startDate": T0,
             "input": "{}",
-        },  # fmt: skip
+        },
         {"executionArn": PARENT},
     )
     parent_events = [
@@ -180,7 +194,7 @@ def test_a_standard_child_is_drawn_with_its_maps_item_processor(
             "roleArn": f"arn:aws:iam::{ACCOUNT}:role/r",
             "type": "STANDARD",
             "creationDate": T0,
-        },  # fmt: skip
+        },
         {"stateMachineArn": BACKFILL},
     )
     child_events = [
