@@ -21,7 +21,11 @@ BAD_KEY = "items/bad.json"
 MAP_STATE = "EachObject"
 
 
-def distributed_definition(bucket: str) -> dict[str, Any]:
+def distributed_definition(bucket: str, pause_seconds: int = 0) -> dict[str, Any]:
+    """``pause_seconds``: a Wait before each good child ends, so the run is seen RUNNING."""
+    steps: dict[str, Any] = {"Process": {"Type": "Pass", "Result": "done", "End": True}}
+    if pause_seconds:
+        steps["Pause"] = {"Type": "Wait", "Seconds": pause_seconds, "Next": "Process"}
     return {
         "Comment": "A Map Run over the local bucket (console and show tests)",
         "StartAt": MAP_STATE,
@@ -42,10 +46,10 @@ def distributed_definition(bucket: str) -> dict[str, Any]:
                             "Choices": [
                                 {"Variable": "$.Key", "StringEquals": BAD_KEY, "Next": "Refuse"}
                             ],
-                            "Default": "Process",
+                            "Default": "Pause" if pause_seconds else "Process",
                         },
                         "Refuse": {"Type": "Fail", "Error": "Item.Bad", "Cause": "a bad item"},
-                        "Process": {"Type": "Pass", "Result": "done", "End": True},
+                        **steps,
                     },
                 },
                 "MaxConcurrency": 2,
@@ -56,12 +60,12 @@ def distributed_definition(bucket: str) -> dict[str, Any]:
     }
 
 
-def distributed_machine(pipeline: LocalPipeline) -> StateMachine:
+def distributed_machine(pipeline: LocalPipeline, pause_seconds: int = 0) -> StateMachine:
     """The machine, keeping its Map Runs where the console reads the pipeline's."""
     from facepipe.console.local_source import map_run_store
 
     return StateMachine(
-        distributed_definition(pipeline.options.bucket),
+        distributed_definition(pipeline.options.bucket, pause_seconds),
         name="facepipe-maprun-test",
         map_run_store=map_run_store(pipeline),
     )
