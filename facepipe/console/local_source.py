@@ -56,8 +56,8 @@ def map_run_store(pipeline: LocalPipeline) -> MapRunStore:
 class LocalConsoleSource:
     """Reads and uploads through a running :class:`LocalPipeline`.
 
-    ``machines``: other state machines whose executions the pipeline's store holds (the
-    backfill), so that their pages draw their own definitions.
+    ``machines``: other state machines whose executions the pipeline's store holds, so that
+    their pages draw their own definitions when the store keeps none with the execution.
     """
 
     def __init__(
@@ -97,8 +97,19 @@ class LocalConsoleSource:
             history=self.pipeline.executions.history(execution_arn),
             error=stored.error,
             cause=stored.cause,
-            definition=self._definitions.get(stored.state_machine_arn),
+            definition=self._definition_of(stored),
         )
+
+    def _definition_of(self, stored: StoredExecution) -> dict[str, Any] | None:
+        """The definition the execution ran when it is not the pipeline's: the text it kept
+        (a store that keeps it, for redrives), else its machine's; None for the pipeline's."""
+        if stored.state_machine_arn == self.pipeline.machine.arn:
+            return None
+        kept: str | None = getattr(stored, "definition", None)
+        if kept:
+            parsed: dict[str, Any] = json.loads(kept)
+            return parsed
+        return self._definitions.get(stored.state_machine_arn)
 
     def _child(self, execution_arn: str) -> ExecutionDetail | None:
         from facepipe.engine.maprun import ApiError
