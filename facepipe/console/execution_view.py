@@ -70,6 +70,8 @@ def map_runs_payload(
     """The execution's Map Runs (DescribeMapRun), each with the Map state that started it
     and its children's type (STANDARD children can be opened; EXPRESS ones have no history)."""
     states = map_run_states(detail.history)
+    if not states:  # no MapRunStarted in the history: nothing to ask the source for
+        return []
     runs = []
     for run in source.map_runs(detail.item.execution_arn):
         state = states.get(run["mapRunArn"])
