@@ -20,14 +20,16 @@ MAX_CHILDREN_PAGE = 1000  # ListExecutions' own maxResults limit
 
 
 def child_key(execution_input: Any) -> str | None:
-    """The object key a child works on, when its item is an S3 object (ItemReader's
-    listObjectsV2 items carry ``Key``)."""
+    """The object key a child works on, when its item is an S3 object: ItemReader's
+    listObjectsV2 items carry ``Key``, as such or under ``object`` (the backfill's
+    ItemSelector)."""
     try:
         value = json.loads(execution_input) if isinstance(execution_input, str) else None
     except ValueError:
         return None
-    if isinstance(value, dict) and isinstance(value.get("Key"), str):
-        return value["Key"]
+    for item in (value, value.get("object") if isinstance(value, dict) else None):
+        if isinstance(item, dict) and isinstance(item.get("Key"), str):
+            return str(item["Key"])
     return None
 
 

@@ -20,6 +20,7 @@ from map_runs import BAD_KEY, MAP_STATE, distributed_machine, put_items, run_dis
 
 from facepipe.console.app import create_app
 from facepipe.console.local_source import LocalConsoleSource
+from facepipe.console.map_runs import child_key
 from facepipe.console.server import BackgroundServer
 from facepipe.engine import StateMachine
 from facepipe.local.home import DataHome
@@ -182,3 +183,21 @@ def test_the_map_run_endpoints_keep_the_host_check(console: MapRunConsole) -> No
     for path in (f"/api/map-run?arn={arn}", f"/api/map-run/executions?arn={arn}"):
         status, body = console.get(path, host="evil.example")
         assert status == 400 and "mapRun" not in body
+
+
+@pytest.mark.parametrize(
+    ("child_input", "key"),
+    [
+        ('{"Key": "uploads/a.jpg", "Size": 3}', "uploads/a.jpg"),
+        ('{"bucket": "b", "object": {"Key": "uploads/old/1.jpg"}}', "uploads/old/1.jpg"),
+        ('{"Items": [{"Key": "uploads/a.jpg"}]}', None),  # a batch: no one key
+        ("[1, 2]", None),
+        ("not json", None),
+    ],
+)
+def test_a_childs_object_key_is_read_from_its_list_objects_v2_item(
+    child_input: str, key: str | None
+) -> None:
+    """listObjectsV2 items carry Key, Size, ETag, LastModified, StorageClass:
+    https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemreader.html"""
+    assert child_key(child_input) == key
