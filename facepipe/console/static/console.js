@@ -200,7 +200,7 @@ function mapRunBlock(run) {
   items.className = "map-run-items";
   items.textContent = `Items: ${countsLine(run.itemCounts || {})}`;
   const meta = document.createElement("p");
-  meta.textContent = `max concurrency ${run.maxConcurrency || "unlimited"} · tolerated failures ${run.toleratedFailureCount} or ${run.toleratedFailurePercentage}% · ` +
+  meta.textContent = `max concurrency ${run.maxConcurrency || "unlimited"} · tolerated failure count ${run.toleratedFailureCount}, percentage ${run.toleratedFailurePercentage}% · ` +
     `started ${date(run.startDate)}` + (run.stopDate ? ` · stopped ${date(run.stopDate)}` : "") +
     (run.redriveCount ? ` · redriven ${run.redriveCount}×` : "") + ` · ${run.childExecutionType} children`;
   const show = document.createElement("button");
