@@ -26,8 +26,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from facepipe.console.execution_view import execution_payload
+from facepipe.console.execution_view import counts_note, execution_payload
 from facepipe.console.guard import LOOPBACK_HOSTS, SameOriginWrites
+from facepipe.console.map_runs import MAX_CHILDREN_PAGE
 from facepipe.console.source import ConsoleSource, UploadRefused
 from facepipe.console.uploads import (
     MAX_UPLOAD_BYTES,
@@ -38,6 +39,10 @@ from facepipe.console.uploads import (
 )
 
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+# ListExecutions' statusFilter values, for a Map Run's children:
+# https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html
+CHILD_STATUSES = (*STATUSES, "PENDING_REDRIVE")
+CHILD_PAGE = 50
 _SECURITY_HEADERS = {
     # Only our own script and style; images from us (and data: for none).
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none';"
@@ -124,6 +129,34 @@ def create_app(
             )
         return Response(data, media_type=sniffed[0], headers=_SECURITY_HEADERS)
 
+    async def show_map_run(request: Request) -> Response:
+        run = await run_in_threadpool(source.map_run, request.query_params.get("arn", ""))
+        if run is None:
+            return _error("no such Map Run", 404)
+        return _json({"mapRun": run, "counts": counts_note(run)})
+
+    async def map_run_children(request: Request) -> Response:
+        query = request.query_params
+        status = query.get("status") or None
+        if status is not None and status not in CHILD_STATUSES:
+            return _error(f"unknown status {status!r}; use one of {', '.join(CHILD_STATUSES)}", 400)
+        limit_text = query.get("limit") or str(CHILD_PAGE)
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_CHILDREN_PAGE:
+            return _error(f"limit must be a whole number from 1 to {MAX_CHILDREN_PAGE}", 400)
+        try:
+            page = await run_in_threadpool(
+                source.map_run_children,
+                query.get("arn", ""),
+                status,
+                int(limit_text),
+                query.get("nextToken") or None,
+            )
+        except ValueError as invalid:
+            return _error(str(invalid), 400)
+        if page is None:
+            return _error("no such Map Run", 404)
+        return _json({"executions": page.executions, "nextToken": page.next_token})
+
     async def upload(request: Request) -> Response:
         filename = unquote(request.headers.get("x-filename", "upload"))
         try:
@@ -146,6 +179,8 @@ def create_app(
         Route("/api/executions", list_executions),
         Route("/api/execution", show_execution),
         Route("/api/image", image),
+        Route("/api/map-run", show_map_run),
+        Route("/api/map-run/executions", map_run_children),
         Route("/api/uploads", upload, methods=["POST"]),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]

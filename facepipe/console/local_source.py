@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from facepipe.console.map_runs import child_detail, offset_page
 from facepipe.console.source import (
+    ChildPage,
     ExecutionDetail,
     ExecutionItem,
     UploadReceipt,
@@ -17,6 +21,8 @@ from facepipe.summary import face_count
 from lambdas.domain.face_email import email_dedup_id
 
 if TYPE_CHECKING:
+    from facepipe.engine import StateMachine
+    from facepipe.engine.maprun import MapRunApi, MapRunStore
     from facepipe.local.executions import StoredExecution
     from facepipe.local.runtime import LocalPipeline
 
@@ -40,12 +46,34 @@ def _item(stored: StoredExecution) -> ExecutionItem:
     )
 
 
-class LocalConsoleSource:
-    """Reads and uploads through a running :class:`LocalPipeline`."""
+def map_run_store(pipeline: LocalPipeline) -> MapRunStore:
+    """Where the pipeline's Map Runs are: its own store when it keeps one (``map_runs``),
+    else the engine's, which its state machine holds for the life of the process."""
+    kept: MapRunStore | None = getattr(pipeline, "map_runs", None)
+    return kept if kept is not None else pipeline.machine.map_runs
 
-    def __init__(self, pipeline: LocalPipeline, upload_prefix: str = DEFAULT_UPLOAD_PREFIX):
+
+class LocalConsoleSource:
+    """Reads and uploads through a running :class:`LocalPipeline`.
+
+    ``machines``: other state machines whose executions the pipeline's store holds, so that
+    their pages draw their own definitions when the store keeps none with the execution.
+    """
+
+    def __init__(
+        self,
+        pipeline: LocalPipeline,
+        upload_prefix: str = DEFAULT_UPLOAD_PREFIX,
+        machines: Sequence[StateMachine] = (),
+    ):
         self.pipeline = pipeline
         self.upload_prefix = upload_prefix
+        self._definitions = {machine.arn: json.loads(machine.definition) for machine in machines}
+
+    def _map_runs(self) -> MapRunApi:
+        from facepipe.engine.maprun import MapRunApi
+
+        return MapRunApi(map_run_store(self.pipeline))
 
     @property
     def title(self) -> str:
@@ -62,14 +90,74 @@ class LocalConsoleSource:
     def execution(self, execution_arn: str) -> ExecutionDetail | None:
         stored = self.pipeline.executions.get(execution_arn)
         if stored is None:
-            return None
+            return self._child(execution_arn)
         return ExecutionDetail(
             item=_item(stored),
             bucket=stored.bucket,
             history=self.pipeline.executions.history(execution_arn),
             error=stored.error,
             cause=stored.cause,
+            definition=self._definition_of(stored),
         )
+
+    def _definition_of(self, stored: StoredExecution) -> dict[str, Any] | None:
+        """The definition the execution ran when it is not the pipeline's: the text it kept
+        (a store that keeps it, for redrives), else its machine's; None for the pipeline's."""
+        if stored.state_machine_arn == self.pipeline.machine.arn:
+            return None
+        kept: str | None = getattr(stored, "definition", None)
+        if kept:
+            parsed: dict[str, Any] = json.loads(kept)
+            return parsed
+        return self._definitions.get(stored.state_machine_arn)
+
+    def _child(self, execution_arn: str) -> ExecutionDetail | None:
+        from facepipe.engine.maprun import ApiError
+
+        api = self._map_runs()
+        try:
+            described = api.describe_execution(execution_arn)
+            parent_arn = api.describe_map_run(described["mapRunArn"])["executionArn"]
+        except ApiError:
+            return None
+        try:
+            history: list[dict[str, Any]] | None = api.get_execution_history(execution_arn)[
+                "events"
+            ]
+        except ApiError:  # EXPRESS: no history, as in AWS
+            history = None
+        parent = self.execution(parent_arn)  # a nested Map Run's parent is a child itself
+        return child_detail(
+            described, parent, lambda: self.definition, history, self.pipeline.options.bucket
+        )
+
+    def map_runs(self, execution_arn: str) -> list[dict[str, Any]]:
+        api = self._map_runs()
+        listed = api.list_map_runs(execution_arn)["mapRuns"]
+        return [api.describe_map_run(run["mapRunArn"]) for run in listed]
+
+    def map_run(self, map_run_arn: str) -> dict[str, Any] | None:
+        from facepipe.engine.maprun import ApiError
+
+        try:
+            return self._map_runs().describe_map_run(map_run_arn)
+        except ApiError:
+            return None
+
+    def map_run_children(
+        self,
+        map_run_arn: str,
+        status: str | None = None,
+        limit: int = 50,
+        next_token: str | None = None,
+    ) -> ChildPage | None:
+        from facepipe.engine.maprun import ApiError
+
+        try:
+            listed = self._map_runs().list_executions(map_run_arn=map_run_arn, status_filter=status)
+        except ApiError:
+            return None
+        return offset_page(listed["executions"], limit, next_token)
 
     def image(self, detail: ExecutionDetail) -> bytes | None:
         from lambdas.domain.errors import InvalidS3ObjectException

@@ -66,6 +66,27 @@ class ExecutionDetail:
     history: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     cause: str | None = None
+    # The definition this execution ran, when not the source's own (a Map Run child's is its
+    # Map's ItemProcessor); the Map Run it belongs to; why it has no history, when it has none.
+    definition: dict[str, Any] | None = None
+    map_run_arn: str | None = None
+    execution_type: str = "STANDARD"
+    history_note: str | None = None
+
+
+# AWS keeps no history of an EXPRESS execution; the AWS console says the same of such children.
+EXPRESS_NOTE = (
+    "An EXPRESS child execution has no execution history in Step Functions: AWS sends it to"
+    " CloudWatch Logs only, when the state machine's logging is on."
+)
+
+
+@dataclass
+class ChildPage:
+    """One page of ListExecutions --map-run-arn: its entries as the API answers them."""
+
+    executions: list[dict[str, Any]]
+    next_token: str | None = None
 
 
 class ConsoleSource(Protocol):
@@ -100,4 +121,24 @@ class ConsoleSource(Protocol):
 
     def upload(self, filename: str, data: bytes, content_type: str) -> UploadReceipt:
         """Store the image under the upload prefix; raises UploadRefused when it cannot."""
+        ...
+
+    def map_runs(self, execution_arn: str) -> list[dict[str, Any]]:
+        """DescribeMapRun's answer for each Map Run the execution started (ListMapRuns),
+        oldest first; none for an execution the source does not know."""
+        ...
+
+    def map_run(self, map_run_arn: str) -> dict[str, Any] | None:
+        """DescribeMapRun's answer, or None for a Map Run the source does not know."""
+        ...
+
+    def map_run_children(
+        self,
+        map_run_arn: str,
+        status: str | None = None,
+        limit: int = 50,
+        next_token: str | None = None,
+    ) -> ChildPage | None:
+        """ListExecutions --map-run-arn (newest first, ``status`` only if given), a page of
+        at most ``limit``; None for a Map Run the source does not know."""
         ...

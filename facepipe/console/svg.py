@@ -7,6 +7,7 @@ rules gets a loop arrow on its right with its retry count. Every name and label 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
 
 from facepipe.console.layout import ROW_GAP, GraphLayout, PlacedState, layout_graph
@@ -167,7 +168,11 @@ def _retry_loop(state: PlacedState, run: StateRun | None) -> str:
 
 
 def _state_svg(
-    graph: StateGraph, state: PlacedState, runs: dict[str, StateRun] | None, scope: str
+    graph: StateGraph,
+    state: PlacedState,
+    runs: dict[str, StateRun] | None,
+    scope: str,
+    note: str | None = None,
 ) -> str:
     node = graph.nodes[state.name]
     run = runs.get(state.name) if runs is not None else None
@@ -184,7 +189,7 @@ def _state_svg(
         f'<text class="state-name" x="{state.centre_x:.1f}" y="{state.y + 21:.1f}"'
         f' text-anchor="middle">{escape(state.name)}</text>',
         f'<text class="state-detail" x="{state.centre_x:.1f}" y="{state.y + 39:.1f}"'
-        f' text-anchor="middle">{escape(_detail_line(node.type, run))}</text>',
+        f' text-anchor="middle">{escape(_detail_line(node.type, run))}{_note(note)}</text>',
     ]
     if node.retries:
         parts.append(_retry_loop(state, run))
@@ -197,11 +202,19 @@ def _state_svg(
     return "".join(parts)
 
 
+def _note(note: str | None) -> str:
+    """A Map Run's counts on its Map state (escaped like every other string)."""
+    if not note:
+        return ""
+    return f' · <tspan class="map-run-counts">{escape(note)}</tspan>'
+
+
 def _graph_body(
     layout: GraphLayout,
     summary: ExecutionSummary | None,
     runs: dict[str, StateRun] | None,
     scope: str,
+    notes: Mapping[str, str] | None = None,
 ) -> str:
     taken = _taken_pairs(summary)
     lanes = _catch_lanes(layout)
@@ -216,12 +229,20 @@ def _graph_body(
         for e in _merged_edges(layout.graph)
         if e.source in layout.states and e.target in layout.states
     ]
-    states = [_state_svg(layout.graph, s, runs, scope) for s in layout.states.values()]
+    notes = notes or {}
+    states = [
+        _state_svg(layout.graph, s, runs, scope, notes.get(s.name)) for s in layout.states.values()
+    ]
     return "".join(edges) + "".join(states)
 
 
-def render_svg(graph: StateGraph, summary: ExecutionSummary | None = None) -> str:
-    """The whole state machine as one ``<svg>`` element, coloured by ``summary`` if given."""
+def render_svg(
+    graph: StateGraph,
+    summary: ExecutionSummary | None = None,
+    notes: Mapping[str, str] | None = None,
+) -> str:
+    """The whole state machine as one ``<svg>`` element, coloured by ``summary`` if given;
+    ``notes`` adds a line to top-level states (a DISTRIBUTED Map's Map Run counts)."""
     layout = layout_graph(graph)
     runs = summary.states if summary is not None else None
     # Room for Retry loops, back edges and Catch lanes (at most LANE_GAP past the states).
@@ -230,5 +251,5 @@ def render_svg(graph: StateGraph, summary: ExecutionSummary | None = None) -> st
         f'<svg xmlns="http://www.w3.org/2000/svg" class="state-graph" role="img"'
         f' aria-label="state machine graph" viewBox="-30 0 {width:.0f} {height:.0f}"'
         f' width="{width:.0f}" height="{height:.0f}">'
-        f"{_DEFS}{_graph_body(layout, summary, runs, 'top')}</svg>"
+        f"{_DEFS}{_graph_body(layout, summary, runs, 'top', notes)}</svg>"
     )

@@ -155,6 +155,137 @@ function renderHistory(events) {
   }
 }
 
+// ---- Map Runs (a DISTRIBUTED Map's child executions) ---------------------------------------
+const children = { runArn: null, express: false, tokens: [null], page: 0, running: false };
+const BAR_PARTS = [["succeeded", ["succeeded"]], ["failed", ["failed", "timedOut", "aborted"]],
+  ["running", ["running"]], ["pending", ["pending"]]];
+
+function date(text) { return text ? new Date(text).toLocaleString() : ""; }
+
+function countsLine(c) {
+  const failed = (c.failed || 0) + (c.timedOut || 0) + (c.aborted || 0);
+  return `${c.succeeded || 0} succeeded · ${failed} failed (${c.timedOut || 0} timed out, ${c.aborted || 0} aborted)` +
+    ` · ${c.running || 0} running · ${c.pending || 0} pending · ${c.total || 0} total · ${c.resultsWritten || 0} results written`;
+}
+
+function mapRunBlock(run) {
+  const block = document.createElement("div");
+  block.className = `map-run status-${run.status.toLowerCase()}` + (run.mapRunArn === children.runArn ? " selected" : "");
+  block.dataset.mapRun = run.mapRunArn;
+  const title = document.createElement("p");
+  const badge = document.createElement("span");
+  badge.className = `badge status-${run.status.toLowerCase()}`;
+  badge.textContent = run.status;
+  const name = document.createElement("b");
+  name.textContent = ` ${run.stateName || "Map"} `;
+  const arn = document.createElement("span");
+  arn.textContent = run.mapRunArn;
+  title.append(badge, name, arn);
+  const counts = run.executionCounts || {};
+  const bar = document.createElement("div");
+  bar.className = "map-run-bar";
+  bar.title = countsLine(counts);
+  for (const [part, keys] of BAR_PARTS) {
+    const n = keys.reduce((sum, k) => sum + (counts[k] || 0), 0);
+    if (!n || !counts.total) continue;
+    const piece = document.createElement("div");
+    piece.className = `bar-${part}`;
+    piece.style.width = `${(100 * n) / counts.total}%`;
+    bar.append(piece);
+  }
+  const line = document.createElement("p");
+  line.className = "map-run-executions";
+  line.textContent = `Child executions: ${countsLine(counts)}`;
+  const items = document.createElement("p");
+  items.className = "map-run-items";
+  items.textContent = `Items: ${countsLine(run.itemCounts || {})}`;
+  const meta = document.createElement("p");
+  meta.textContent = `max concurrency ${run.maxConcurrency || "unlimited"} · tolerated failure count ${run.toleratedFailureCount}, percentage ${run.toleratedFailurePercentage}% · ` +
+    `started ${date(run.startDate)}` + (run.stopDate ? ` · stopped ${date(run.stopDate)}` : "") +
+    (run.redriveCount ? ` · redriven ${run.redriveCount}×` : "") + ` · ${run.childExecutionType} children`;
+  const show = document.createElement("button");
+  show.type = "button";
+  show.textContent = "Show child executions";
+  show.addEventListener("click", () => selectMapRun(run));
+  block.append(title, bar, line, items, meta, show);
+  return block;
+}
+
+function selectMapRun(run) {
+  children.runArn = run.mapRunArn;
+  children.express = run.childExecutionType === "EXPRESS";
+  children.tokens = [null];
+  children.page = 0;
+  document.querySelectorAll(".map-run").forEach((b) => b.classList.toggle("selected", b.dataset.mapRun === run.mapRunArn));
+  refreshChildren().catch(childError);
+}
+
+function childError(err) {
+  $("children-note").hidden = false;
+  $("children-note").textContent = `could not load the child executions: ${err.message}`;
+}
+
+async function refreshChildren() {
+  if (!children.runArn) return;
+  const status = $("child-status").value;
+  const token = children.tokens[children.page];
+  const query = new URLSearchParams({ arn: children.runArn });
+  if (status) query.set("status", status);
+  if (token) query.set("nextToken", token);
+  const data = await getJson(`/api/map-run/executions?${query}`);
+  $("children-section").hidden = false;
+  $("children-of").textContent = children.runArn;
+  $("children-note").hidden = !children.express;
+  $("children-note").textContent = children.express
+    ? "EXPRESS children: Step Functions keeps their history only in CloudWatch Logs, so they cannot be opened here."
+    : "";
+  const body = $("children").tBodies[0];
+  body.replaceChildren();
+  for (const child of data.executions) {
+    const row = body.insertRow();
+    row.dataset.arn = child.executionArn;
+    row.className = `status-${child.status.toLowerCase()}`;
+    cell(row, child.status, "badge");
+    if (children.express) cell(row, child.name);
+    else {
+      const link = document.createElement("a");
+      link.href = `/execution?arn=${encodeURIComponent(child.executionArn)}`;
+      link.textContent = child.name;
+      row.insertCell().append(link);
+    }
+    cell(row, date(child.startDate));
+    cell(row, date(child.stopDate));
+    cell(row, child.startDate && child.stopDate ? duration(new Date(child.stopDate) - new Date(child.startDate)) : "");
+  }
+  $("children-empty").hidden = data.executions.length > 0;
+  children.tokens[children.page + 1] = data.nextToken || null;
+  $("children-next").disabled = !data.nextToken;
+  $("children-prev").disabled = children.page === 0;
+  $("children-page").textContent = `page ${children.page + 1}`;
+}
+
+function renderMapRuns(data) {
+  $("exec-parent").hidden = !data.parentExecutionArn;
+  if (data.parentExecutionArn) {
+    $("parent-link").href = `/execution?arn=${encodeURIComponent(data.parentExecutionArn)}`;
+    $("exec-map-run").textContent = `Map Run ${data.mapRunArn}`;
+  }
+  $("history-note").hidden = !data.historyNote;
+  $("history-note").textContent = data.historyNote || "";
+  const runs = data.mapRuns || [];
+  $("map-runs-section").hidden = runs.length === 0;
+  $("map-runs").replaceChildren(...runs.map(mapRunBlock));
+  if (runs.length && !runs.some((r) => r.mapRunArn === children.runArn)) selectMapRun(runs[runs.length - 1]);
+  else if (children.running) refreshChildren().catch(childError);
+  children.running = runs.some((r) => r.status === "RUNNING");
+}
+
+function startChildList() {
+  $("child-status").addEventListener("change", () => { children.tokens = [null]; children.page = 0; refreshChildren().catch(childError); });
+  $("children-next").addEventListener("click", () => { children.page += 1; refreshChildren().catch(childError); });
+  $("children-prev").addEventListener("click", () => { children.page = Math.max(0, children.page - 1); refreshChildren().catch(childError); });
+}
+
 function renderExecution(data) {
   current = data;
   const item = data.execution;
@@ -178,11 +309,13 @@ function renderExecution(data) {
   $("email-to").textContent = data.email ? data.email.to : "";
   $("email-body").textContent = data.email ? data.email.body : "";
   renderHistory(data.history);
+  renderMapRuns(data);
   const selected = document.querySelector("#state-name").textContent;
   if (data.states[selected]) showState(selected);
 }
 
 function startExecutionPage() {
+  startChildList();
   const arn = new URLSearchParams(location.search).get("arn") || "";
   const image = $("image");
   image.addEventListener("error", () => {
@@ -196,7 +329,8 @@ function startExecutionPage() {
       const data = await getJson(`/api/execution?arn=${encodeURIComponent(arn)}`);
       renderExecution(data);
       document.body.dataset.loaded = data.execution.status;
-      if (data.execution.status !== "RUNNING" && timer) clearInterval(timer);
+      const running = data.execution.status === "RUNNING" || (data.mapRuns || []).some((r) => r.status === "RUNNING");
+      if (!running && timer) clearInterval(timer);
     } catch (err) {
       $("exec-error").hidden = false;
       $("exec-error").textContent = `could not load the execution: ${err.message}`;
