@@ -96,7 +96,7 @@ def test_a_backfill_starts_and_is_followed_to_its_end(tmp_path: Path) -> None:
         "input": {"prefix": "uploads/2019/", "notifyEach": True},
     }
     arn = f"{BACKFILL}:{name}"
-    assert f"started backfill of s3://facepipe-images-test/uploads/2019/ (per-image emails" in (
+    assert "started backfill of s3://facepipe-images-test/uploads/2019/ (per-image emails" in (
         ran.stdout
     )
     assert f"#/v2/executions/details/{arn}" in ran.stdout
@@ -146,7 +146,7 @@ def test_ctrl_c_while_following_leaves_the_backfill_running(tmp_path: Path) -> N
     arn = f"{BACKFILL}:{name}"
     assert "stopped following; the backfill keeps running in AWS." in stderr
     assert f"follow it again: facepipe aws backfill --follow {arn}\n" in stderr
-    assert f"Step Functions console (its Map Run): https://eu-west-1.console.aws" in stderr
+    assert "Step Functions console (its Map Run): https://eu-west-1.console.aws" in stderr
     assert f"#/v2/executions/details/{arn}" in stderr
     assert out.startswith("started backfill of s3://facepipe-images-test/uploads/")
 
@@ -287,10 +287,12 @@ def test_a_date_beyond_fourteen_days_is_refused_in_one_line(tmp_path: Path) -> N
     [
         (["backfill", "--dry-rn"], "unrecognized arguments: --dry-rn"),
         (["backfill", "--dryrun"], "unrecognized arguments: --dryrun"),
-        (["backfill", "--dry-run", "--status"], "argument --status: not allowed with argument --dry-run"),
+        (["backfill", "--dry-run", "--status"],
+         "argument --status: not allowed with argument --dry-run"),
         (["backfill", "--status", "--follow", "x"], "not allowed with argument --status"),
         (["backfill", "--poll", "0"], "argument --poll: must be a number more than 0, got 0"),
-        (["redrive", "--failed-since", "yesterday"], "'yesterday' is not a date: give one as 2026-12-01"),
+        (["redrive", "--failed-since", "yesterday"],
+         "'yesterday' is not a date: give one as 2026-12-01"),
         (["redrive", "--failed-since", "2026-13-01"], "'2026-13-01' is not a date"),
         (["redrive", "--failed-since", "2999-01-01"], "2999-01-01 is in the future"),
         (["redrive", "--failed-sinse", "2026-12-01"], "unrecognized arguments"),
@@ -312,7 +314,8 @@ def test_typos_and_clashing_options_are_usage_errors(
         (["redrive"], "give one EXECUTION_ARN or --failed-since DATE"),
         (["backfill", "--status", "--prefix", "uploads/x/"],
          "--prefix and --notify-each are for starting a backfill"),
-        (["backfill", "--follow", f"{BACKFILL}:x", "--notify-each"], "not with --status or --follow"),
+        (["backfill", "--follow", f"{BACKFILL}:x", "--notify-each"],
+         "not with --status or --follow"),
         (["backfill", "--limit", "3"], "--limit is for --status"),
     ],
 )  # fmt: skip
