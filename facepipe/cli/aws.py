@@ -56,7 +56,8 @@ def add_aws_commands(commands: Any) -> None:
     show.set_defaults(run_command=_reporting_errors(show_command))
     from facepipe.cli.aws_backfill import add_backfill_commands  # argparse only: stays cheap
 
-    add_backfill_commands(sub, add_stack_options)
+    # session looked up when a command runs, so tests can replace it
+    add_backfill_commands(sub, add_stack_options, _reporting_errors, lambda args: session(args))
 
 
 def _reporting_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[..., int]:

@@ -13,20 +13,32 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TextIO
 
+from facepipe.aws.backfill import DEFAULT_PREFIX  # stdlib only: --help stays cheap
 from facepipe.aws.stack import DEFAULT_STACK
 from facepipe.cli.arguments import positive_float, positive_int
 from facepipe.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
 
-DEFAULT_PREFIX = "uploads/"  # facepipe.aws.backfill.DEFAULT_PREFIX (not imported: boto3)
 POLL_SECONDS = 2.0
 STATUS_LIMIT = 10
 BAR_WIDTH = 24
 
 
-def add_backfill_commands(sub: Any, add_stack_options: Callable[..., None]) -> None:
-    """Register ``aws backfill`` and ``aws redrive`` on the ``aws`` subparsers."""
+Handler = Callable[[argparse.Namespace], int]
+Session = Callable[[argparse.Namespace], Any]
+
+
+def add_backfill_commands(
+    sub: Any,
+    add_stack_options: Callable[[argparse.ArgumentParser], None],
+    reporting_errors: Callable[[Handler], Handler],
+    session: Session,
+) -> None:
+    """Register ``aws backfill`` and ``aws redrive`` on the ``aws`` subparsers, with the
+    aws group's stack options, error reporting and session (facepipe/cli/aws.py: passed in,
+    so the two modules do not import each other)."""
     backfill = sub.add_parser(
         "backfill",
         help="run the images already in the bucket through the pipeline (Distributed Map)",
@@ -71,7 +83,9 @@ def add_backfill_commands(sub: Any, add_stack_options: Callable[..., None]) -> N
         "--limit", type=positive_int, default=None, help=f"with --status: how many ({STATUS_LIMIT})"
     )
     add_stack_options(backfill)
-    backfill.set_defaults(run_command=_with_aws_errors(backfill_command))
+    backfill.set_defaults(
+        run_command=_with_aws_errors(reporting_errors(partial(backfill_command, session=session)))
+    )
 
     redrive = sub.add_parser(
         "redrive",
@@ -93,7 +107,9 @@ def add_backfill_commands(sub: Any, add_stack_options: Callable[..., None]) -> N
         "date and time; UTC unless it says its offset)",
     )
     add_stack_options(redrive)
-    redrive.set_defaults(run_command=_with_aws_errors(redrive_command))
+    redrive.set_defaults(
+        run_command=_with_aws_errors(reporting_errors(partial(redrive_command, session=session)))
+    )
 
 
 def since_date(text: str) -> datetime:
@@ -110,12 +126,9 @@ def since_date(text: str) -> datetime:
     return when
 
 
-def _with_aws_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
-    """The aws group's one-line errors, and one line too for any other AWS refusal (a
+def _with_aws_errors(reported: Handler) -> Handler:
+    """Around the aws group's one-line errors, one line too for any other AWS refusal (a
     throttled or refused call is not a bug of ours: it must not end in a traceback)."""
-    from facepipe.cli.aws import _reporting_errors
-
-    reported = _reporting_errors(handler)
 
     def run(args: argparse.Namespace) -> int:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -135,12 +148,6 @@ def _with_aws_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[.
             return EXIT_FAILED
 
     return run
-
-
-def _session(args: argparse.Namespace) -> Any:
-    from facepipe.cli import aws
-
-    return aws.session(args)
 
 
 def _stack_arguments(args: argparse.Namespace) -> str:
@@ -164,7 +171,7 @@ def _backfill_machine(outputs: Any) -> str:
     return str(outputs.backfill_state_machine_arn)
 
 
-def backfill_command(args: argparse.Namespace) -> int:
+def backfill_command(args: argparse.Namespace, session: Session) -> int:
     from facepipe.aws.stack import read_stack_outputs
 
     if (args.status or args.follow) and (args.prefix is not None or args.notify_each):
@@ -174,7 +181,7 @@ def backfill_command(args: argparse.Namespace) -> int:
         )
     if args.limit is not None and not args.status:
         raise UsageError("--limit is for --status")
-    aws = _session(args)
+    aws = session(args)
     outputs = read_stack_outputs(aws.client("cloudformation"), args.stack)
     if args.dry_run:
         return dry_run(aws, outputs, args.prefix or DEFAULT_PREFIX)
@@ -359,7 +366,7 @@ def status(sfn: Any, machine: str, limit: int) -> int:
     return EXIT_OK
 
 
-def redrive_command(args: argparse.Namespace) -> int:
+def redrive_command(args: argparse.Namespace, session: Session) -> int:
     if (args.execution_arn is None) == (args.failed_since is None):
         raise UsageError(
             "give one EXECUTION_ARN or --failed-since DATE (not both, not neither): "
@@ -367,21 +374,22 @@ def redrive_command(args: argparse.Namespace) -> int:
         )
     from facepipe.aws.redrive import redrive
 
-    sfn = _session(args).client("stepfunctions")
+    aws = session(args)
+    sfn = aws.client("stepfunctions")
     if args.execution_arn is not None:
         done = redrive(sfn, args.execution_arn)  # a refusal: one line, exit 2
         print(f"redriven {done.execution_arn} at {done.redrive_date.isoformat(timespec='seconds')}")
         return EXIT_OK
-    return redrive_since(sfn, args)
+    return redrive_since(aws, sfn, args)
 
 
-def redrive_since(sfn: Any, args: argparse.Namespace) -> int:
+def redrive_since(aws: Any, sfn: Any, args: argparse.Namespace) -> int:
     """Every FAILED execution since the date, of the pipeline and of the backfill."""
     from facepipe.aws.executions import EXPRESS
     from facepipe.aws.redrive import redrive_failed_since
     from facepipe.aws.stack import read_stack_outputs
 
-    outputs = read_stack_outputs(_session(args).client("cloudformation"), args.stack)
+    outputs = read_stack_outputs(aws.client("cloudformation"), args.stack)
     machines = [outputs.state_machine_arn, outputs.backfill_state_machine_arn]
     outcomes = []
     for machine in filter(None, machines):
