@@ -246,8 +246,20 @@ def start(sfn: Any, outputs: Any, machine: str, args: argparse.Namespace) -> int
 
 def follow(sfn: Any, outputs: Any, args: argparse.Namespace, arn: str) -> int:
     """Follow until the backfill stops; Ctrl-C leaves it running and says how to come back."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from facepipe.aws.errors import explain
+
     try:
         final, progress = follow_backfill(sfn, arn, sys.stderr, args.poll)
+    except (ClientError, BotoCoreError) as error:  # e.g. expired credentials mid-way
+        known = explain(error, args.stack, args.region)
+        print(
+            f"facepipe: error: {known or error}; the backfill keeps running in AWS: "
+            f"facepipe aws backfill --follow {arn}{_stack_arguments(args)}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print(
             "\nstopped following; the backfill keeps running in AWS.\n"
