@@ -334,8 +334,28 @@ def test_a_typo_never_starts_a_backfill(tmp_path: Path) -> None:
     assert ran.executions == {}
 
 
-def test_a_prefix_outside_uploads_starts_nothing(tmp_path: Path) -> None:
-    ran = run(tmp_path, "finishing", "aws", "backfill", "--prefix", "photos/")
+@pytest.mark.parametrize(
+    ("prefix", "message"),
+    [
+        ("photos/", "prefix 'photos/' is outside uploads/"),
+        ("uploads", "reads only objects under uploads/ (did you mean 'uploads/'?)"),
+    ],
+)
+def test_a_prefix_outside_uploads_starts_nothing(tmp_path: Path, prefix: str, message: str) -> None:
+    ran = run(tmp_path, "finishing", "aws", "backfill", "--prefix", prefix)
 
-    one_line_error(ran, "prefix 'photos/' is outside uploads/")
+    one_line_error(ran, message)
     assert ran.executions == {}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["backfill", "--follow", "garbage"], "'garbage' (`facepipe aws executions` lists"),
+        (["redrive", "garbage"], "garbage is not an execution ARN (arn:aws:states:<region>:"),
+    ],
+)
+def test_an_arn_that_is_not_one_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    ran = run(tmp_path, "history", "aws", *args)
+
+    one_line_error(ran, message)
