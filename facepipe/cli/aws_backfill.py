@@ -21,6 +21,17 @@ from facepipe.aws.stack import DEFAULT_STACK
 from facepipe.cli.arguments import positive_float, positive_int
 from facepipe.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
 
+BACKFILL_EXITS = (
+    "exit status: 0 the backfill SUCCEEDED (or --dry-run, --status); 1 it ended otherwise, or "
+    "AWS failed while following it (it keeps running); 2 a mistake in the command or the "
+    "settings (nothing was started); 130 Ctrl-C: following stopped, the backfill keeps running"
+)
+REDRIVE_EXITS = (
+    "exit status: 0 redriven, or nothing to redrive; 1 --failed-since: one or more refused "
+    "(each said); 2 a mistake in the command or the settings, or the one execution named "
+    "cannot be redriven (AWS's reason said); 130 stopped by Ctrl-C"
+)
+
 POLL_SECONDS = 2.0
 STATUS_LIMIT = 10
 BAR_WIDTH = 24
@@ -46,11 +57,13 @@ def add_backfill_commands(
         "prefix and follow its Map Run (succeeded, failed, pending, rate, ETA) on stderr. "
         "Ctrl-C stops following, not the backfill: it runs in AWS. Images already recorded "
         "DETECTED are skipped (no Rekognition charge, no email); one summary email at the end.",
+        epilog=BACKFILL_EXITS,
     )
     backfill.add_argument(
         "--prefix",
         default=None,
-        help=f"only objects whose key starts with it; under {DEFAULT_PREFIX} ({DEFAULT_PREFIX})",
+        help=f"key prefix of the objects to backfill, starting with {DEFAULT_PREFIX} "
+        f"({DEFAULT_PREFIX})",
     )
     backfill.add_argument(
         "--notify-each",
@@ -60,6 +73,7 @@ def add_backfill_commands(
     backfill.add_argument(
         "--poll",
         type=positive_float,
+        metavar="SECONDS",
         default=POLL_SECONDS,
         help=f"seconds between progress reads while following ({POLL_SECONDS:g})",
     )
@@ -80,7 +94,11 @@ def add_backfill_commands(
         help="follow a backfill already started (after Ctrl-C, or from another terminal)",
     )
     backfill.add_argument(
-        "--limit", type=positive_int, default=None, help=f"with --status: how many ({STATUS_LIMIT})"
+        "--limit",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help=f"with --status: how many ({STATUS_LIMIT})",
     )
     add_stack_options(backfill)
     backfill.set_defaults(
@@ -95,6 +113,7 @@ def add_backfill_commands(
         "or every FAILED execution of the pipeline and the backfill state machines that "
         "stopped since a date. AWS redrives only Standard executions that stopped within the "
         "last 14 days.",
+        epilog=REDRIVE_EXITS,
     )
     redrive.add_argument(
         "execution_arn", nargs="?", metavar="EXECUTION_ARN", help="the execution to redrive"
