@@ -191,6 +191,7 @@ def _backfill_machine(outputs: Any) -> str:
 
 
 def backfill_command(args: argparse.Namespace, session: Session) -> int:
+    from facepipe.aws.backfill import check_prefix
     from facepipe.aws.stack import read_stack_outputs
 
     if (args.status or args.follow) and (args.prefix is not None or args.notify_each):
@@ -200,6 +201,7 @@ def backfill_command(args: argparse.Namespace, session: Session) -> int:
         )
     if args.limit is not None and not args.status:
         raise UsageError("--limit is for --status")
+    check_prefix(args.prefix or DEFAULT_PREFIX)  # before any call
     aws = session(args)
     outputs = read_stack_outputs(aws.client("cloudformation"), args.stack)
     if args.dry_run:
@@ -226,14 +228,12 @@ def dry_run(aws: Any, outputs: Any, prefix: str) -> int:
     counted = count_objects(aws.client("s3"), outputs.bucket_name, prefix)
     estimate = estimate_cost(counted.objects)
     where = f"s3://{outputs.bucket_name}/{prefix}"
-    print(f"{counted.objects} objects ({counted.bytes / 1e6:.1f} MB) under {where}")
+    print(f"{counted.objects} objects ({size(counted.bytes)}) under {where}")
     print("estimated cost if none is recorded yet (us-east-1 list prices):")
     for service, cost in estimate.lines:
-        print(f"  {service:<52} ${cost:,.2f}")
-    print(f"  {'total':<52} ${estimate.total:,.2f}")
-    print(
-        f"if all are already recorded DETECTED: ${estimate.if_all_recorded:,.2f} (no Rekognition)"
-    )
+        print(f"  {service:<52} {usd(cost)}")
+    print(f"  {'total':<52} {usd(estimate.total)}")
+    print(f"if all are already recorded DETECTED: {usd(estimate.if_all_recorded)} (no Rekognition)")
     print("dry run: nothing was started")
     if outputs.backfill_state_machine_arn is None:
         print(
@@ -244,10 +244,22 @@ def dry_run(aws: Any, outputs: Any, prefix: str) -> int:
     return EXIT_OK
 
 
-def start(sfn: Any, outputs: Any, machine: str, args: argparse.Namespace) -> int:
-    from facepipe.aws.backfill import check_prefix, start_backfill
+def usd(amount: float) -> str:
+    """Cents from a dollar up; below, enough digits that a small backfill is not $0.00."""
+    return f"${amount:,.2f}" if amount >= 1 or amount == 0 else f"${amount:.4f}"
 
-    prefix = check_prefix(args.prefix or DEFAULT_PREFIX)  # before any call
+
+def size(count: int) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
+
+
+def start(sfn: Any, outputs: Any, machine: str, args: argparse.Namespace) -> int:
+    from facepipe.aws.backfill import start_backfill
+
+    prefix = args.prefix or DEFAULT_PREFIX
     try:
         arn = start_backfill(sfn, machine, prefix=prefix, notify_each=args.notify_each)
     except KeyboardInterrupt:

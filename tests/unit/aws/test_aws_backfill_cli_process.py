@@ -74,12 +74,16 @@ def test_the_dry_run_counts_the_prefix_prices_it_and_starts_nothing(tmp_path: Pa
     ran = run(tmp_path, "bucket", "aws", "backfill", "--dry-run")
 
     assert ran.returncode == 0, ran.stderr
-    assert "2500 objects (0.0 MB) under s3://facepipe-images-test/uploads/" in ran.stdout
+    assert "2500 objects (10.0 KB) under s3://facepipe-images-test/uploads/" in ran.stdout
     estimate = estimate_cost(2500)
+    lines = ran.stdout.splitlines()
     for service, cost in estimate.lines:
-        assert f"{service}" in ran.stdout and f"${cost:,.2f}" in ran.stdout
-    assert f"total{' ' * 48}${estimate.total:,.2f}" in ran.stdout
-    assert f"already recorded DETECTED: ${estimate.if_all_recorded:,.2f}" in ran.stdout
+        [line] = [line for line in lines if line.strip().startswith(service)]
+        assert float(line.split("$")[1].replace(",", "")) == pytest.approx(cost, abs=0.005)
+    [total] = [line for line in lines if line.strip().startswith("total")]
+    assert total.split() == ["total", f"${estimate.total:,.2f}"]  # 2500 images: $2.59
+    recorded = f"already recorded DETECTED: ${estimate.if_all_recorded:.4f} (no Rekognition)"
+    assert recorded in ran.stdout  # under a dollar: not rounded to $0.07
     assert "nothing was started" in ran.stdout
     assert ran.executions == {}
 
