@@ -1,7 +1,9 @@
-"""How ``facepipe aws backfill`` draws a Map Run, in the process: the progress line, its redraw
-on a terminal, and an AWS failure while following. Step Functions and CloudFormation are
-botocore clients with a Stubber answering in the API reference's shapes (DescribeExecution,
-ListMapRuns, DescribeMapRun, DescribeStacks); moto 5.2 answers no Map Run."""
+"""``facepipe aws backfill`` and ``redrive`` in the test's process, where a real process cannot
+reach: the progress line and its redraw on a terminal, an AWS failure while following, and
+``redrive --failed-since`` past a refusal or an EXPRESS pipeline. Step Functions and
+CloudFormation are botocore clients with a Stubber answering in the API reference's shapes
+(DescribeExecution, ListMapRuns, DescribeMapRun, DescribeStateMachine, ListExecutions,
+RedriveExecution, DescribeStacks); moto 5.2 has no Map Run and no RedriveExecution."""
 
 from __future__ import annotations
 
@@ -140,3 +142,120 @@ def test_an_aws_failure_while_following_is_one_line_and_leaves_the_backfill(
         "operation: Rate exceeded; the backfill keeps running in AWS: facepipe aws backfill "
         f"--follow {EXECUTION}\n"
     )
+
+
+PIPELINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:FacePipe"
+
+
+def _stack_stubber(cloudformation: Any) -> Stubber:
+    stacks = Stubber(cloudformation)
+    outputs = {"BucketName": "b", "UploadPrefix": "uploads/", "TableName": "t",
+               "StateMachineArn": PIPELINE, "BackfillStateMachineArn": MACHINE}  # fmt: skip
+    stacks.add_response(
+        "describe_stacks",
+        {"Stacks": [{"StackName": "FacePipe", "CreationTime": T0,
+                     "StackStatus": "CREATE_COMPLETE",
+                     "Outputs": [{"OutputKey": k, "OutputValue": v}
+                                 for k, v in outputs.items()]}]},
+        {"StackName": "FacePipe"},
+    )  # fmt: skip
+    return stacks
+
+
+def _machine(arn: str, kind: str) -> dict[str, Any]:
+    return {"stateMachineArn": arn, "name": arn.rsplit(":", 1)[1], "status": "ACTIVE",
+            "definition": "{}", "roleArn": f"arn:aws:iam::{ACCOUNT}:role/r", "type": kind,
+            "creationDate": T0}  # fmt: skip
+
+
+def _failed(machine: str, name: str) -> dict[str, Any]:
+    arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
+    stop = datetime.now(UTC) - timedelta(hours=1)
+    return {"executionArn": arn, "stateMachineArn": machine, "name": name, "status": "FAILED",
+            "startDate": stop - timedelta(seconds=5), "stopDate": stop}  # fmt: skip
+
+
+def _redrive_main(monkeypatch: pytest.MonkeyPatch, pipeline_type: str, stub: Any) -> int:
+    cloudformation, sfn = _client("cloudformation"), _client("stepfunctions")
+    stacks, steps = _stack_stubber(cloudformation), Stubber(sfn)
+    steps.add_response(
+        "describe_state_machine", _machine(PIPELINE, pipeline_type), {"stateMachineArn": PIPELINE}
+    )
+    stub(steps)
+
+    class Session:
+        def client(self, name: str) -> Any:
+            return {"cloudformation": cloudformation, "stepfunctions": sfn}[name]
+
+    monkeypatch.setattr("facepipe.cli.aws.session", lambda args: Session())
+    since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    with stacks, steps:
+        code = main(["aws", "redrive", "--failed-since", since])
+    steps.assert_no_pending_responses()
+    return code
+
+
+def test_failed_since_goes_on_past_a_refusal_and_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """RedriveExecution's ExecutionNotRedrivable (API reference) for one execution: said on
+    its line; the next one is still redriven."""
+    refused, redriven = _failed(PIPELINE, "refused"), _failed(PIPELINE, "redriven")
+
+    def stub(steps: Stubber) -> None:
+        steps.add_response(
+            "list_executions", {"executions": [refused, redriven]},
+            {"stateMachineArn": PIPELINE, "statusFilter": "FAILED"},
+        )  # fmt: skip
+        for execution, answer in ((refused, None), (redriven, {"redriveDate": T0})):
+            arn = {"executionArn": execution["executionArn"]}
+            steps.add_response("describe_execution", execution, arn)
+            if answer is None:
+                steps.add_client_error(
+                    "redrive_execution", service_error_code="ExecutionNotRedrivable",
+                    service_message="Execution has been redriven the maximum number of times",
+                )  # fmt: skip
+            else:
+                steps.add_response("redrive_execution", answer, arn)
+        steps.add_response(
+            "describe_state_machine", _machine(MACHINE, "STANDARD"), {"stateMachineArn": MACHINE}
+        )
+        steps.add_response(
+            "list_executions", {"executions": []},
+            {"stateMachineArn": MACHINE, "statusFilter": "FAILED"},
+        )  # fmt: skip
+
+    code = _redrive_main(monkeypatch, "STANDARD", stub)
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert out[0] == (
+        f"{refused['executionArn']}: not redriven: Step Functions will not redrive "
+        f"{refused['executionArn']}: Execution has been redriven the maximum number of times"
+    )
+    assert out[1].startswith(f"{redriven['executionArn']}: redriven at ")
+    assert out[2].startswith("1 of 2 FAILED executions since ")
+
+
+def test_failed_since_skips_an_express_pipeline_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """RedriveExecution supports Standard executions only (API reference); ListExecutions
+    does not list Express ones, so the EXPRESS pipeline is skipped without a call."""
+
+    def stub(steps: Stubber) -> None:
+        steps.add_response(
+            "describe_state_machine", _machine(MACHINE, "STANDARD"), {"stateMachineArn": MACHINE}
+        )
+        steps.add_response(
+            "list_executions", {"executions": []},
+            {"stateMachineArn": MACHINE, "statusFilter": "FAILED"},
+        )  # fmt: skip
+
+    code = _redrive_main(monkeypatch, "EXPRESS", stub)
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.err == (
+        f"skipped {PIPELINE}: an EXPRESS workflow (RedriveExecution supports Standard "
+        "executions only)\n"
+    )
+    assert captured.out.endswith(": nothing to redrive\n")
