@@ -293,7 +293,7 @@ def follow(sfn: Any, outputs: Any, args: argparse.Namespace, arn: str) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         print(
-            "\nstopped following; the backfill keeps running in AWS.\n"
+            "stopped following; the backfill keeps running in AWS.\n"
             f"follow it again: facepipe aws backfill --follow {arn}{_stack_arguments(args)}\n"
             f"Step Functions console (its Map Run): {outputs.execution_console_url(arn)}",
             file=sys.stderr,
