@@ -30,9 +30,10 @@ class BackfillError(ValueError):
 
 def check_prefix(prefix: str) -> str:
     if not prefix.startswith(ALLOWED_PREFIX):
+        hint = f" (did you mean {ALLOWED_PREFIX!r}?)" if f"{prefix}/" == ALLOWED_PREFIX else ""
         raise BackfillError(
             f"prefix {prefix!r} is outside {ALLOWED_PREFIX}: the pipeline (and the backfill's "
-            f"role) reads only objects under {ALLOWED_PREFIX}"
+            f"role) reads only objects under {ALLOWED_PREFIX}{hint}"
         )
     return prefix
 

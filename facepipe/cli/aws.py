@@ -1,4 +1,5 @@
-"""``facepipe aws upload|executions|show``: the deployed stack, drawn like local executions."""
+"""``facepipe aws upload|executions|show``: the deployed stack, drawn like local executions
+(``backfill`` and ``redrive``: facepipe/cli/aws_backfill.py)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ def add_stack_options(command: argparse.ArgumentParser) -> None:
 
 def add_aws_commands(commands: Any) -> None:
     """Register ``aws`` and its subcommands on the ``facepipe`` subparsers."""
-    aws = commands.add_parser("aws", help="the deployed stack: upload, executions, show")
+    aws = commands.add_parser(
+        "aws", help="the deployed stack: upload, executions, show, backfill, redrive"
+    )
     sub = aws.add_subparsers(dest="aws_command", metavar="AWS_COMMAND", required=True)
     upload = sub.add_parser("upload", help="upload images and follow their executions live")
     upload.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
@@ -51,6 +54,10 @@ def add_aws_commands(commands: Any) -> None:
         command.set_defaults(run_command=_reporting_errors(handler))
     add_stack_options(show)
     show.set_defaults(run_command=_reporting_errors(show_command))
+    from facepipe.cli.aws_backfill import add_backfill_commands  # argparse only: stays cheap
+
+    # session looked up when a command runs, so tests can replace it
+    add_backfill_commands(sub, add_stack_options, _reporting_errors, lambda args: session(args))
 
 
 def _reporting_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[..., int]:

@@ -14,7 +14,7 @@ import boto3
 from face_table import FACE_TABLE_SCHEMA
 from moto.stepfunctions.models import stepfunctions_backends
 
-from facepipe.resources import state_machine_path
+from facepipe.resources import state_machine_path, statemachine_dir
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -42,10 +42,16 @@ class DeployedStack:
 
 
 def deploy(
-    session: boto3.Session, *, versioned: bool = True, starts_executions: bool = True
+    session: boto3.Session,
+    *,
+    versioned: bool = True,
+    starts_executions: bool = True,
+    backfill: bool = False,
 ) -> DeployedStack:
     """Create the stack's resources and outputs in moto; PutObject starts the pipeline
-    (unless ``starts_executions`` is false: no EventBridge at all)."""
+    (unless ``starts_executions`` is false: no EventBridge at all). ``backfill``: the
+    backfill state machine and its BackfillStateMachineArn output, as infra/stack.py has
+    them (without it, a stack deployed before the backfill existed)."""
     s3 = session.client("s3")
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     if versioned:
@@ -56,8 +62,15 @@ def deploy(
         definition=_definition(),
         roleArn=f"arn:aws:iam::{ACCOUNT}:role/FacePipe-StateMachineRole",
     )["stateMachineArn"]
+    backfill_arn = None
+    if backfill:
+        backfill_arn = session.client("stepfunctions").create_state_machine(
+            name="FacePipeBackfill",
+            definition=_backfill_definition(),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/FacePipe-BackfillRole",
+        )["stateMachineArn"]
     session.client("cloudformation").create_stack(
-        StackName=STACK, TemplateBody=_stack_template(arn)
+        StackName=STACK, TemplateBody=_stack_template(arn, backfill_arn)
     )
     stack = DeployedStack(session, arn)
     if starts_executions:
@@ -66,7 +79,7 @@ def deploy(
     return stack
 
 
-def _stack_template(state_machine_arn: str) -> str:
+def _stack_template(state_machine_arn: str, backfill_arn: str | None = None) -> str:
     outputs = {
         "BucketName": BUCKET,
         "UploadPrefix": PREFIX,
@@ -75,6 +88,8 @@ def _stack_template(state_machine_arn: str) -> str:
         "TopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:FacePipe-Faces",
         "ConsoleUrl": "https://console.aws.amazon.com/states/home",
     }
+    if backfill_arn is not None:
+        outputs["BackfillStateMachineArn"] = backfill_arn
     return json.dumps(
         {
             "Resources": {"Faces": {"Type": "AWS::SNS::Topic"}},
@@ -88,6 +103,23 @@ def _definition() -> str:
     for name in ("Detect", "Persist", "Notify"):
         arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:FacePipe-{name}"
         text = text.replace("${" + name + "FunctionArn}", arn)
+    return text
+
+
+def _backfill_definition() -> str:
+    text = (statemachine_dir() / "backfill.asl.json").read_text(encoding="utf-8")
+    values = {
+        "BucketName": BUCKET,
+        "TableName": TABLE,
+        "ResultsPrefix": "backfill-results/",
+        "TopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:FacePipe-Faces",
+        **{
+            f"{name}FunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:FacePipe-{name}"
+            for name in ("Detect", "Persist", "Notify")
+        },
+    }
+    for name, value in values.items():
+        text = text.replace("${" + name + "}", value)
     return text
 
 
