@@ -19,7 +19,14 @@ from botocore.parsers import ResponseParserError
 
 
 class AwsAccessError(RuntimeError):
-    """The deployed stack cannot be reached or used; the message says what to do."""
+    """The deployed stack cannot be reached or used; the message says what to do.
+
+    ``answered``: AWS took the request and refused it for its own reasons (busy, a service
+    error): nothing is wrong with the command, so it is a failure (exit 1), not a mistake."""
+
+    def __init__(self, message: str, *, answered: bool = False) -> None:
+        super().__init__(message)
+        self.answered = answered
 
 
 _CREDENTIALS = (
@@ -28,12 +35,22 @@ _CREDENTIALS = (
 )
 _DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 _EXPIRED = ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId")
+# botocore's own list of throttling codes, plus the service-side ones (standard retry mode).
+_TRY_AGAIN = (
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+    "TooManyRequestsException", "ProvisionedThroughputExceededException",
+    "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+    "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+    "EC2ThrottledException", "ServiceUnavailable", "InternalError", "InternalServerError",
+    "InternalFailure", "ServiceException",
+)  # fmt: skip
 
 
 def explain(
     error: Exception, stack_name: str | None = None, region: str | None = None
 ) -> AwsAccessError | None:
-    """An AwsAccessError for a failure a person can fix, else None (a bug: let it raise)."""
+    """An AwsAccessError for a failure a person can fix or AWS answered with, else None (a
+    bug: let it raise)."""
     if isinstance(error, NoCredentialsError | PartialCredentialsError | TokenRetrievalError):
         return AwsAccessError(_CREDENTIALS)
     if isinstance(error, NoRegionError):
@@ -72,7 +89,18 @@ def explain(
     if code in _DENIED:
         operation = error.operation_name
         return AwsAccessError(f"access denied for {operation}: {message}")
-    return None
+    # Any other refusal is still AWS's answer, not a crash of ours: one line with AWS's code.
+    later = (
+        " (AWS is busy or briefly unavailable: try again in a moment)"
+        if (
+            code in _TRY_AGAIN
+            or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+        )
+        else ""
+    )
+    return AwsAccessError(
+        f"AWS refused {error.operation_name}: {code}: {message}{later}", answered=True
+    )
 
 
 def _raised_parsing_an_answer(error: Exception) -> bool:

@@ -61,7 +61,8 @@ def add_aws_commands(commands: Any) -> None:
 
 
 def _reporting_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
-    """Say AWS failures a person can fix in one line (exit 2); let bugs raise."""
+    """Say AWS failures in one line: a person's to fix (exit 2), or AWS's own refusal such
+    as throttling (exit 1); let bugs raise."""
 
     def run(args: argparse.Namespace) -> int:
         from facepipe.aws.errors import explain
@@ -74,7 +75,7 @@ def _reporting_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[
             if known is None and not isinstance(error, ExecutionNotFound | ValueError):
                 raise
             print(f"facepipe: error: {known or error}", file=sys.stderr)
-            return EXIT_USAGE
+            return EXIT_FAILED if known is not None and known.answered else EXIT_USAGE
 
     return run
 

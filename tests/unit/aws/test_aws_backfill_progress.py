@@ -138,9 +138,9 @@ def test_an_aws_failure_while_following_is_one_line_and_leaves_the_backfill(
     err = capsys.readouterr().err
     assert code == 1
     assert err == (
-        "facepipe: error: An error occurred (ThrottlingException) when calling the ListMapRuns "
-        "operation: Rate exceeded; the backfill keeps running in AWS: facepipe aws backfill "
-        f"--follow {EXECUTION}\n"
+        "facepipe: error: AWS refused ListMapRuns: ThrottlingException: Rate exceeded (AWS is "
+        "busy or briefly unavailable: try again in a moment); the backfill keeps running in "
+        f"AWS: facepipe aws backfill --follow {EXECUTION}\n"
     )
 
 

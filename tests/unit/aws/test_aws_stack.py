@@ -173,13 +173,42 @@ def test_missing_credentials_are_said_plainly(
     assert "no AWS credentials were found" in capsys.readouterr().err
 
 
-def test_only_fixable_failures_are_explained() -> None:
+def test_aws_failures_are_explained_and_bugs_are_not() -> None:
     assert explain(NoCredentialsError()) is not None
     denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "ListX")
     assert "access denied for ListX" in str(explain(denied))
-    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "x"}}, "ListX")
-    assert explain(throttled) is None
+    assert not explain(denied).answered  # type: ignore[union-attr]
+    throttled = ClientError(
+        {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "ListX"
+    )
+    said = explain(throttled)
+    assert said is not None and said.answered
+    assert str(said) == (
+        "AWS refused ListX: ThrottlingException: Rate exceeded (AWS is busy or briefly "
+        "unavailable: try again in a moment)"
+    )
+    odd = ClientError({"Error": {"Code": "SomethingNew", "Message": "m"}}, "GetY")
+    assert str(explain(odd)) == "AWS refused GetY: SomethingNew: m"
     assert explain(KeyError("bug")) is None
+
+
+def test_a_throttled_aws_call_is_one_line_and_exit_1(
+    deployed_stack: DeployedStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Step Functions throttles ListExecutions ("ThrottlingException: Rate exceeded", its
+    API's documented error): `facepipe aws executions` says so in one line, no traceback."""
+    from unittest import mock
+
+    throttled = ClientError(
+        {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "ListExecutions"
+    )
+    with mock.patch("facepipe.aws.executions.list_executions", side_effect=throttled):
+        assert _run(["aws", "executions"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "facepipe: error: AWS refused ListExecutions: ThrottlingException: Rate exceeded "
+        "(AWS is busy or briefly unavailable: try again in a moment)"
+    )
 
 
 def test_an_unknown_execution_or_a_file_the_rule_skips_is_said_plainly(
