@@ -116,8 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     detect.add_argument("--json", action="store_true")
     from facepipe.cli.aws import add_aws_commands  # argparse only: stays cheap
+    from facepipe.cli.backfill import add_backfill_commands
     from facepipe.cli.console import add_console_commands
 
+    add_backfill_commands(commands)  # backfill and redrive
     add_console_commands(commands)  # console and aws ... each set args.run_command
     add_aws_commands(commands)
     return parser
