@@ -248,8 +248,8 @@ def _report(pipeline: LocalPipeline, result: ExecutionResult, stop: threading.Ev
     else:
         print(
             f"backfill {result.name} {result.status}: {result.error}: {result.cause}. "
-            f"`facepipe show {result.execution_arn}` lists its Map Run; "
-            f"`facepipe redrive {result.execution_arn}` runs the failed images again.",
+            f"`facepipe show {result.execution_arn}` lists its Map Run; `facepipe backfill` "
+            "again skips the images done and tries the FAILED ones again.",
         )
     _report_unsent(pipeline)
     return EXIT_OK if result.status == "SUCCEEDED" else EXIT_FAILED

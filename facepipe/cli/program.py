@@ -87,8 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     shown.add_argument("--all", action="store_true", help="every record")
     records.add_argument("--json", action="store_true")
 
-    show = commands.add_parser("show", help="one image's record and execution history")
-    show.add_argument("key", metavar="KEY", help="object key, e.g. uploads/photo.jpg")
+    show = commands.add_parser(
+        "show", help="one image's record and execution history, or one execution by its ARN"
+    )
+    show.add_argument(
+        "key",
+        metavar="KEY_OR_ARN",
+        help="object key, e.g. uploads/photo.jpg, or an execution ARN (a backfill's lists "
+        "its Map Run and child executions)",
+    )
     show.add_argument("--version", help="a version id (default: the latest upload)")
     show.add_argument("--json", action="store_true")
 
