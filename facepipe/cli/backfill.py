@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from facepipe.local.runtime import LocalPipeline
 
 PROGRESS_EVERY = 1.0  # seconds between two progress lines
+STOPPING = (
+    "\nfacepipe: stopping the backfill: steps already running finish, its Map Run is "
+    "aborted. Ctrl-C again stops now.\n"
+)
 _DONE = ("DETECTED",)
 
 
@@ -119,7 +123,7 @@ def backfill_command(args: argparse.Namespace) -> int:
     from facepipe.local.backfill import BackfillRequest
 
     _check_prefix(args.prefix)
-    with ctrl_c_flag() as stop, local_pipeline(args, stop) as pipeline:
+    with ctrl_c_flag(STOPPING) as stop, local_pipeline(args, stop) as pipeline:
         found = _census_or_refuse(pipeline, args.prefix)
         if args.dry_run:
             _print_dry_run(pipeline, args.prefix, found)
