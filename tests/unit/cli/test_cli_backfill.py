@@ -63,7 +63,7 @@ def record_failed(home: Path, key: str, version: str, size: int) -> None:
                 error="ServiceUnavailableError",
                 reason="The detector was down.",
                 event_time="2026-12-01T00:00:00Z",
-            )  # fmt: skip
+            )
         )
     finally:
         records.close()
@@ -214,7 +214,7 @@ def test_ctrl_c_aborts_the_map_run_and_a_redrive_finishes_it(
             if "backfill: " in line and " done," in line and not line.startswith("backfill: 0/"):
                 break
         runner.send_signal(signal.SIGINT)
-        out, err = runner.communicate(timeout=60)
+        _, err = runner.communicate(timeout=60)
     finally:
         if runner.poll() is None:
             runner.kill()
@@ -262,7 +262,7 @@ def test_a_live_run_during_a_backfill_processes_each_upload_once(
     backfill = _started(home, "backfill", "--prefix", "uploads/", *FAST_DETECTOR, env=env)
     time.sleep(1.0)  # the backfill has listed the bucket or is about to
     run = facepipe_process(home, "run", str(live), *FAST_DETECTOR, env=env)
-    out, err = backfill.communicate(timeout=180)
+    _, err = backfill.communicate(timeout=180)
 
     assert run.returncode == 0, run.stderr
     assert backfill.returncode == 0, err
