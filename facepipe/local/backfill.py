@@ -138,8 +138,17 @@ class LocalBackfill:
                 object_store=self.bucket,
                 stop=self.pipeline.stopping,
             )
-        finally:
+        except Exception as failure:
             history.flush()
+            # Not an ASL failure (those end in the result): still never leave it RUNNING.
+            now = datetime.now(UTC)
+            self.pipeline.executions.mark_stopped(
+                arn, status="FAILED", stop_date=now, error=type(failure).__name__,
+                cause=str(failure),
+            )  # fmt: skip
+            self.pipeline.map_runs.abort_unfinished(arn, now)
+            raise
+        history.flush()
         self.pipeline.executions.finish(result)
         return result
 
