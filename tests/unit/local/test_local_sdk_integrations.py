@@ -56,7 +56,7 @@ def test_dynamodb_keeps_the_table_key_and_expression_rules(tmp_path: Path):
         "The provided key element does not match the schema",
     )
     assert read({"TableName": TABLE, "Key": TALLY}, None) == {}
-    add = {
+    add: dict[str, Any] = {
         "TableName": TABLE,
         "Key": TALLY,
         "UpdateExpression": "ADD #outcome :one, faces :faces",
