@@ -15,7 +15,7 @@ import json
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from facepipe.engine import ApiError, Clock, ExecutionResult, StateMachine, SystemClock
 from facepipe.local.engine_bucket import EngineBucket
@@ -25,7 +25,56 @@ from facepipe.local.sdk_integrations import backfill_integrations
 from facepipe.resources import backfill_path
 
 if TYPE_CHECKING:
-    from facepipe.local.runtime import LocalPipeline
+    from collections.abc import Mapping
+
+    from facepipe.local.executions import ExecutionStore, SqliteMapRunStore
+    from facepipe.local.objectstore import LocalObjectStore
+    from facepipe.local.recordstore import SqliteRecordStore
+    from lambdas.domain.ports import Notifier
+
+
+class HostOptions(Protocol):
+    @property
+    def bucket(self) -> str: ...
+
+    @property
+    def clock(self) -> Clock | None: ...
+
+
+class Host(Protocol):
+    """What the backfill needs of ``facepipe.local.runtime.LocalPipeline`` (a Protocol of
+    its own, so this module never imports the runtime that builds it)."""
+
+    @property
+    def options(self) -> HostOptions: ...
+
+    @property
+    def stopping(self) -> threading.Event: ...
+
+    @property
+    def backfill(self) -> LocalBackfill: ...
+
+    @property
+    def executions(self) -> ExecutionStore: ...
+
+    @property
+    def map_runs(self) -> SqliteMapRunStore: ...
+
+    @property
+    def objects(self) -> LocalObjectStore: ...
+
+    @property
+    def records(self) -> SqliteRecordStore: ...
+
+    @property
+    def notifier(self) -> Notifier: ...
+
+    @property
+    def machine(self) -> StateMachine: ...
+
+    @property
+    def resolver(self) -> Mapping[str, Any]: ...
+
 
 BACKFILL_MACHINE_NAME = "facepipe-backfill-local"
 LOCAL_TABLE = "facepipe-records"
@@ -71,12 +120,12 @@ def backfill_name(now: datetime) -> str:
 class LocalBackfill:
     """backfill.asl.json wired to one ``LocalPipeline``'s services."""
 
-    def __init__(self, pipeline: LocalPipeline) -> None:
-        from facepipe.local.runtime import function_arn_substitutions
-
+    def __init__(self, pipeline: Host, function_arns: Mapping[str, str]) -> None:
+        """``function_arns``: the DetectFunctionArn, PersistFunctionArn and NotifyFunctionArn
+        substitutions the pipeline's resolver answers."""
         self.pipeline = pipeline
         substitutions = {
-            **function_arn_substitutions(),
+            **function_arns,
             "BucketName": pipeline.options.bucket,
             "TableName": LOCAL_TABLE,
             "TopicArn": LOCAL_TOPIC,
@@ -158,7 +207,7 @@ def _input(request: BackfillRequest) -> dict[str, Any]:
 
 
 # --- redrive -------------------------------------------------------------------------------
-def redrive(pipeline: LocalPipeline, execution_arn: str) -> ExecutionResult:
+def redrive(pipeline: Host, execution_arn: str) -> ExecutionResult:
     """RedriveExecution of a stored execution (an upload's or a backfill's): the same
     execution, its history continued, from the state that did not succeed. Raises
     ``ApiError`` with Step Functions' code and message when it refuses."""
@@ -209,7 +258,7 @@ def redrive(pipeline: LocalPipeline, execution_arn: str) -> ExecutionResult:
     return result
 
 
-def _restore(pipeline: LocalPipeline, stored: StoredExecution) -> None:
+def _restore(pipeline: Host, stored: StoredExecution) -> None:
     pipeline.executions.mark_stopped(
         stored.execution_arn,
         status=stored.status,
@@ -220,7 +269,7 @@ def _restore(pipeline: LocalPipeline, stored: StoredExecution) -> None:
     )
 
 
-def redrivable_since(pipeline: LocalPipeline, since: datetime) -> list[StoredExecution]:
+def redrivable_since(pipeline: Host, since: datetime) -> list[StoredExecution]:
     """The FAILED executions (uploads' and backfills') that stopped since ``since``."""
     return [
         found for found in pipeline.executions.unsuccessful_since(since) if found.status == FAILED

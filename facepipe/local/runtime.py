@@ -252,7 +252,7 @@ class LocalPipeline:
         if self._backfill is None:
             from facepipe.local.backfill import LocalBackfill
 
-            self._backfill = LocalBackfill(self)
+            self._backfill = LocalBackfill(self, function_arn_substitutions())
         return self._backfill
 
     def redrive(self, execution_arn: str) -> ExecutionResult:
