@@ -32,6 +32,8 @@ def execution_by_arn(executions: ExecutionStore, arn: str) -> dict[str, Any]:
         for run in api.list_map_runs(arn)["mapRuns"]:
             described = api.describe_map_run(run["mapRunArn"])
             children = api.list_executions(map_run_arn=run["mapRunArn"])["executions"]
+            for listed in children[:CHILDREN_SHOWN]:  # the object each shown child ran on
+                listed["imageKey"] = _image_key(executions, listed["executionArn"])
             runs.append({**described, "executions": children})
         return {
             "execution": stored.to_dict(),
@@ -46,6 +48,16 @@ def execution_by_arn(executions: ExecutionStore, arn: str) -> dict[str, Any]:
         ) from None
     child_history = executions.map_runs.child_history(arn) or []
     return {"execution": child, "history": child_history, "mapRuns": []}
+
+
+def _image_key(executions: ExecutionStore, child_arn: str) -> str:
+    """The object key of a backfill child's item (ListObjectsV2's Key), if it has one."""
+    child = executions.map_runs.child(child_arn)
+    try:
+        item = json.loads(child.input) if child is not None else {}
+        return str(item["object"]["Key"])
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 def _plain(value: Any) -> Any:
@@ -100,12 +112,13 @@ def children_table(children: list[dict[str, Any]]) -> Table:
     more = len(children) - len(shown)
     caption = f"{more} more: --json lists them all" if more else None
     table = Table(title=f"child executions ({len(children)})", caption=caption)
-    for column in ("status", "name", "started", "stopped"):
+    for column in ("status", "image", "name", "started", "stopped"):
         table.add_column(column)
     for child in shown:
         table.add_row(
             str(child["status"]),
-            str(child["name"]),
+            str(child.get("imageKey", "")),
+            str(child["name"])[:8],
             str(child["startDate"])[:23],
             str(child.get("stopDate", ""))[:23],
         )

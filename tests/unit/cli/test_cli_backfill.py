@@ -293,6 +293,7 @@ def test_facepipe_show_of_a_backfill_lists_its_map_run_and_children(
     as_json = _backfill_show(home, env)
     children = as_json["mapRuns"][0]["executions"]
     assert [c["status"] for c in children] == ["SUCCEEDED"] * 3
+    assert sorted(c["imageKey"] for c in children) == [f"uploads/{n}.jpg" for n in range(3)]
     # An image a backfill recorded shows the child execution that recorded it.
     image = facepipe_process(home, "show", "uploads/0.jpg", "--json", env=env)
     assert image.returncode == 0, image.stderr
