@@ -345,3 +345,44 @@ def test_redrive_continues_a_failed_execution_and_refuses_as_step_functions_does
     )
     assert f"{failed.execution_arn}: redriven (2): FAILED" in since.stdout
     assert succeeded.execution_arn not in since.stdout
+
+
+def test_a_killed_backfill_is_marked_aborted_and_a_run_again_skips_what_it_did(
+    samples: dict[str, Path], tmp_path: Path
+):
+    home = tmp_path / "home"
+    env = clean_env(tmp_path, FACEPIPE_FAULTS="detector_tps:2")
+    seed(home, {f"uploads/{n}.jpg": samples[PORTRAIT] for n in range(16)})
+    runner = _started(home, "backfill", *FAST_DETECTOR, env=env)
+    try:
+        assert runner.stderr is not None
+        for line in runner.stderr:
+            if "backfill: " in line and " done," in line and not line.startswith("backfill: 0/"):
+                break
+        runner.kill()  # as kill -9: nothing is cleaned up
+        runner.communicate(timeout=30)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    detected_before = {
+        key: record.execution_arn
+        for key, record in records_of(home).items()
+        if record.status == "DETECTED"
+    }
+    assert 0 < len(detected_before) < 16
+
+    resumed = facepipe_process(home, "resume", *FAST_DETECTOR, env=env)
+
+    assert resumed.returncode == 0, resumed.stderr
+    shown = _backfill_show(home, env)
+    assert shown["execution"]["status"] == "ABORTED"
+    assert "`facepipe backfill` again skips the images it did" in shown["execution"]["cause"]
+    assert shown["mapRuns"][0]["status"] == "ABORTED"
+
+    again = facepipe_process(home, "backfill", *FAST_DETECTOR, env=env)
+
+    assert again.returncode == 0, again.stderr
+    records = records_of(home)
+    assert len(records) == 16 and {r.status for r in records.values()} == {"DETECTED"}
+    # What the killed run detected was not detected again.
+    assert all(records[key].execution_arn == arn for key, arn in detected_before.items())
