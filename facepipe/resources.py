@@ -10,6 +10,7 @@ from pathlib import Path
 
 STATE_MACHINE_FILE = "face_pipeline.asl.json"
 UPLOAD_RULE_FILE = "upload_rule.json"
+BACKFILL_FILE = "backfill.asl.json"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _CANDIDATES = (_PACKAGE_DIR / "_statemachine", _PACKAGE_DIR.parent / "statemachine")
@@ -34,6 +35,11 @@ def _statemachine_file(name: str) -> Path:
 def state_machine_path() -> Path:
     """``face_pipeline.asl.json``: the one ASL definition, run by Step Functions and offline."""
     return _statemachine_file(STATE_MACHINE_FILE)
+
+
+def backfill_path() -> Path:
+    """``backfill.asl.json``: the backfill workflow (a Distributed Map over the bucket)."""
+    return _statemachine_file(BACKFILL_FILE)
 
 
 def upload_rule_path() -> Path:

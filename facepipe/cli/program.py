@@ -87,8 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     shown.add_argument("--all", action="store_true", help="every record")
     records.add_argument("--json", action="store_true")
 
-    show = commands.add_parser("show", help="one image's record and execution history")
-    show.add_argument("key", metavar="KEY", help="object key, e.g. uploads/photo.jpg")
+    show = commands.add_parser(
+        "show", help="one image's record and execution history, or one execution by its ARN"
+    )
+    show.add_argument(
+        "key",
+        metavar="KEY_OR_ARN",
+        help="object key, e.g. uploads/photo.jpg, or an execution ARN (a backfill's lists "
+        "its Map Run and child executions)",
+    )
     show.add_argument("--version", help="a version id (default: the latest upload)")
     show.add_argument("--json", action="store_true")
 
@@ -116,8 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     detect.add_argument("--json", action="store_true")
     from facepipe.cli.aws import add_aws_commands  # argparse only: stays cheap
+    from facepipe.cli.backfill import add_backfill_commands
     from facepipe.cli.console import add_console_commands
 
+    add_backfill_commands(commands)  # backfill and redrive
     add_console_commands(commands)  # console and aws ... each set args.run_command
     add_aws_commands(commands)
     _accept_global_options_after_the_command(commands)

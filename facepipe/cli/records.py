@@ -8,6 +8,7 @@ import sys
 from facepipe.cli import views
 from facepipe.cli.context import existing_home
 from facepipe.cli.exits import EXIT_OK, UsageError
+from facepipe.local.home import DataHome
 
 
 def records(args: argparse.Namespace) -> int:
@@ -39,6 +40,8 @@ def show(args: argparse.Namespace) -> int:
     from facepipe.local.recordstore import SqliteRecordStore
 
     home = existing_home(args)
+    if args.key.startswith("arn:aws:states:"):
+        return _show_arn(args, home)
     record, execution, history = None, None, []
     if home.records_db.exists():
         store = SqliteRecordStore(home.records_db)
@@ -50,6 +53,10 @@ def show(args: argparse.Namespace) -> int:
         found = executions.for_image(args.key, version)
         if found:
             execution, history = found[0], executions.history(found[0].execution_arn)
+        elif record is not None and executions.map_runs.child(record.execution_arn):
+            executions.close()  # recorded by a backfill's child execution: show that one
+            args.key = record.execution_arn
+            return _show_arn(args, home)
         executions.close()
     if record is None and execution is None:
         raise UsageError(f"nothing recorded for key {args.key!r}; `facepipe records` lists keys")
@@ -63,4 +70,20 @@ def show(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     views.print_show(views.stdout_console(), record, execution, history)
+    return EXIT_OK
+
+
+def _show_arn(args: argparse.Namespace, home: DataHome) -> int:
+    """``facepipe show ARN``: an execution, a backfill with its Map Run, or a Map Run child."""
+    from facepipe.cli.map_run_views import execution_by_arn, print_execution
+    from facepipe.local.executions import ExecutionStore, executions_db_path
+
+    if not executions_db_path(home).exists():
+        raise UsageError(f"no execution {args.key} in this data home (nothing has run)")
+    executions = ExecutionStore(executions_db_path(home))
+    try:
+        shown = execution_by_arn(executions, args.key)
+    finally:
+        executions.close()
+    print_execution(views.stdout_console(), shown, as_json=args.json)
     return EXIT_OK

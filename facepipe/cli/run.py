@@ -155,9 +155,9 @@ STOPPED_NOW = "\nfacepipe: stopped now; `facepipe resume` finishes what was left
 
 
 @contextmanager
-def ctrl_c_flag() -> Iterator[threading.Event]:
-    """The first Ctrl-C sets the flag (said at once) so no upload or step stops half-way;
-    a second one ends the process now, as a kill would (``resume`` picks up after it)."""
+def ctrl_c_flag(stopping: str = STOPPING) -> Iterator[threading.Event]:
+    """The first Ctrl-C sets the flag (``stopping`` said at once) so no upload or step stops
+    half-way; a second one ends the process now, as a kill would (``resume`` picks up)."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
@@ -168,7 +168,7 @@ def ctrl_c_flag() -> Iterator[threading.Event]:
             os.write(sys.stderr.fileno(), STOPPED_NOW.encode())
             os._exit(EXIT_INTERRUPTED)
         stop.set()
-        os.write(sys.stderr.fileno(), STOPPING.encode())
+        os.write(sys.stderr.fileno(), stopping.encode())
 
     previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:

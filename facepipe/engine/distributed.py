@@ -252,7 +252,7 @@ class _Lanes:
 
         def take() -> tuple[int, Any, int] | None:
             with taking:
-                if self.stop.is_set():
+                if self.stop.is_set() or any(s.is_set() for s in self.runner.stop_signals):
                     return None
                 try:
                     batch = next(batches, None)

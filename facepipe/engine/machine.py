@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from facepipe.engine import tasks
 from facepipe.engine.clock import Clock, SystemClock
 from facepipe.engine.definition import load as load_definition
 from facepipe.engine.definition import substituted
-from facepipe.engine.errors import TIMEOUT, StatesError
+from facepipe.engine.errors import TIMEOUT, Aborted, StatesError
 from facepipe.engine.executor import ExecutionContext, ExecutionTimedOut, Runner
 from facepipe.engine.history import EventListener, History, data_details, error_details
 from facepipe.engine.maprun import InMemoryMapRunStore, MapRunApi, MapRunStore
@@ -52,7 +53,7 @@ LOCAL_ROLE_ARN = tasks.LOCAL_ROLE_ARN
 
 @dataclass
 class ExecutionResult:
-    status: str  # SUCCEEDED | FAILED | TIMED_OUT
+    status: str  # SUCCEEDED | FAILED | TIMED_OUT | ABORTED (stopped by the host)
     output: Any = None
     error: str | None = None
     cause: str | None = None
@@ -166,7 +167,11 @@ class StateMachine:
         clock: Clock | None = None,
         on_event: EventListener | None = None,
         object_store: ObjectStore | None = None,
+        stop: threading.Event | None = None,
     ) -> ExecutionResult:
+        """Run one execution. ``stop``, once set, stops it as StopExecution does: each flow
+        (a Map Run's children too) ends before its next state, the Map Run is aborted, and
+        the execution ends ABORTED with its checkpoint, so it can be redriven."""
         clock = clock or SystemClock()
         name = tasks.new_request_id() if execution_name is None else execution_name
         _check_execution_name(name)
@@ -195,6 +200,7 @@ class StateMachine:
             state_machine_arn=self.arn,
         )  # fmt: skip
         runner = Runner(shared, self.flow, {}, previous_id=1)
+        runner.stop_signals = () if stop is None else (stop,)
         return self._finish(result, runner, lambda: runner.run(data))
 
     def describe_execution_record(self, execution: ExecutionRecord, now: datetime) -> dict:
@@ -219,6 +225,7 @@ class StateMachine:
         clock: Clock | None = None,
         on_event: EventListener | None = None,
         object_store: ObjectStore | None = None,
+        stop: threading.Event | None = None,
     ) -> ExecutionResult:
         """RedriveExecution: continue an unsuccessful STANDARD execution from where it
         stopped, with its own definition, history and ARN (see `redrive.py`).
@@ -233,7 +240,7 @@ class StateMachine:
             own = StateMachine(execution.definition, name=self.name, map_run_store=self.map_runs)
             return own.redrive(
                 execution, resolver=resolver, clock=clock, on_event=on_event,
-                object_store=object_store,
+                object_store=object_store, stop=stop,
             )  # fmt: skip
         execution = self._with_checkpoint(execution)
         check_redrivable(execution, now)
@@ -253,6 +260,7 @@ class StateMachine:
             redrive_date=now,
         )  # fmt: skip
         runner = Runner(shared, self.flow, {}, previous_id=history.last_id)
+        runner.stop_signals = () if stop is None else (stop,)
         return self._finish(result, runner, lambda: runner.run(data, checkpoint))
 
     def _context(
@@ -302,6 +310,10 @@ class StateMachine:
             history.record(
                 "ExecutionFailed", history.last_id, error_details(failure.error, failure.cause)
             )
+        except Aborted:
+            # Stopped by the host (the ``stop`` event), as StopExecution stops one.
+            result.status, result.checkpoint = "ABORTED", runner.checkpoint
+            history.record("ExecutionAborted", history.last_id)
         else:
             result.status, result.output = "SUCCEEDED", output
             history.record(

@@ -4,8 +4,9 @@
 an ``outcome`` per image; ``intake`` is the one way images come in; ``detection/`` (the
 Detector), ``mail/`` (the Notifier: Maildir outbox, SMTP, emails not sent), ``events/`` (S3
 events, the local bus, EventBridge patterns), ``executions/`` (execution history, pending
-events, upload journal), ``objectstore`` (the bucket folder) and ``recordstore`` (SQLite
-records).
+events, upload journal, Map Runs), ``objectstore`` (the bucket folder), ``recordstore``
+(SQLite records), ``backfill`` (backfill.asl.json and redrive offline) with
+``sdk_integrations`` (the S3, DynamoDB, Step Functions and SNS calls that workflow makes).
 
 Each lives in its own module and is imported where it is used, so importing this package
 stays cheap (no SQLite file, no SMTP connection, no detector model).

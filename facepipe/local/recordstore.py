@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from facepipe.local.database import Database
 from facepipe.local.faults import NO_FAULTS, FaultPlan
@@ -54,6 +56,16 @@ _SCHEMA = [
     (
         "ALTER TABLE face_records ADD COLUMN sent_at TEXT",
         "ALTER TABLE face_records ADD COLUMN message_id TEXT",
+    ),
+    # Items that are not face records, in a table of their own: a backfill's tally (the
+    # counts and first failures its summary email reports), as DynamoDB attribute values.
+    (
+        """CREATE TABLE backfill_items (
+            partition_key TEXT NOT NULL,
+            sort_key TEXT NOT NULL,
+            item TEXT NOT NULL,                 -- JSON: {name: {"N"|"S"|"L"|"M": ...}}
+            PRIMARY KEY (partition_key, sort_key)
+        )""",
     ),
 ]
 _COLUMN_NAMES = (
@@ -184,6 +196,52 @@ class SqliteRecordStore:
             .fetchone()
         )
         return str(row["status"]) if row else None
+
+    def record_fields(self, key: str, version_id: str) -> dict[str, str] | None:
+        """The record's status and S3 sequencer (what a backfill reads), or None."""
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT status, sequencer FROM face_records WHERE image_key = ? AND version_id = ?",
+                (key, version_id),
+            )
+            .fetchone()
+        )
+        return {"status": row["status"], "sequencer": row["sequencer"]} if row else None
+
+    def backfill_item(self, partition_key: str, sort_key: str) -> dict[str, Any] | None:
+        """A backfill item (DynamoDB attribute values), or None."""
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT item FROM backfill_items WHERE partition_key = ? AND sort_key = ?",
+                (partition_key, sort_key),
+            )
+            .fetchone()
+        )
+        return dict(json.loads(row["item"])) if row else None
+
+    def change_backfill_item(
+        self,
+        partition_key: str,
+        sort_key: str,
+        change: Callable[[dict[str, Any] | None], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Replace the item with ``change(item)`` in one write transaction (so concurrent
+        changes from threads and processes all land, as DynamoDB's UpdateItem does); what
+        ``change`` raises leaves the item as it was."""
+        with self._db.write() as conn:
+            row = conn.execute(
+                "SELECT item FROM backfill_items WHERE partition_key = ? AND sort_key = ?",
+                (partition_key, sort_key),
+            ).fetchone()
+            item = change(dict(json.loads(row["item"])) if row else None)
+            conn.execute(
+                "INSERT OR REPLACE INTO backfill_items (partition_key, sort_key, item)"
+                " VALUES (?, ?, ?)",
+                (partition_key, sort_key, json.dumps(item)),
+            )
+        return item
 
     def count_records(self, *, faces_only: bool = False) -> int:
         """How many records ``list_records`` would give without a limit."""

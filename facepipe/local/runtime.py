@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from facepipe.engine import Clock, ExecutionResult, StateMachine, SystemClock
@@ -35,6 +35,7 @@ from facepipe.local.events.bus import (
 )
 from facepipe.local.executions import (
     ABORTED,
+    BACKFILL,
     ExecutionStore,
     PendingEvent,
     StoredExecution,
@@ -62,6 +63,9 @@ from lambdas.notify.step import NotifyConfig
 from lambdas.notify.step import create_handler as create_notify_step
 from lambdas.persist.step import PersistConfig
 from lambdas.persist.step import create_handler as create_persist_step
+
+if TYPE_CHECKING:
+    from facepipe.local.backfill import LocalBackfill
 
 DEFAULT_BUCKET = "facepipe-uploads"
 STATE_MACHINE_NAME = "facepipe-local"
@@ -211,6 +215,11 @@ class LocalPipeline:
         self.home = home.create()
         self.records = SqliteRecordStore(home.records_db, faults=plan)
         self.executions = ExecutionStore(executions_db_path(home))
+        # Map Runs (a backfill's Distributed Map) and their children, in the executions file:
+        # read them with the backfill machine's list_map_runs / describe_map_run /
+        # list_executions (``self.backfill.machine``), or this store directly.
+        self.map_runs = self.executions.map_runs
+        self._backfill: LocalBackfill | None = None
         self.undelivered = UndeliveredMail(home.undelivered)
         self.notifier = KeepingUnsent(
             notifier or notifier_from_env(home, environ, faults=plan), self.undelivered
@@ -234,6 +243,26 @@ class LocalPipeline:
         self._stopping = stop or threading.Event()
         self._clock = StoppableClock(self.options.clock, self._stopping)
         self._intake = Intake(self)
+
+    @property
+    def stopping(self) -> threading.Event:
+        """Set once this runner is stopping (``stop``)."""
+        return self._stopping
+
+    @property
+    def backfill(self) -> LocalBackfill:
+        """backfill.asl.json on this pipeline's services (built on first use)."""
+        if self._backfill is None:
+            from facepipe.local.backfill import LocalBackfill
+
+            self._backfill = LocalBackfill(self, function_arn_substitutions())
+        return self._backfill
+
+    def redrive(self, execution_arn: str) -> ExecutionResult:
+        """RedriveExecution of a stored execution (``facepipe.local.backfill.redrive``)."""
+        from facepipe.local.backfill import redrive
+
+        return redrive(self, execution_arn)
 
     def _step_handlers(self) -> dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]]:
         options = self.options
@@ -321,6 +350,9 @@ class LocalPipeline:
         pending = self.executions.pending.take_orphaned()
         aborted: list[str] = []
         for execution in self.executions.abandoned():
+            if execution.kind == BACKFILL:
+                self._abort_backfill(execution)  # run again, it skips what it did
+                continue
             if not self._abort_abandoned(execution):
                 continue  # another process is resuming it
             aborted.append(execution.execution_arn)
@@ -354,6 +386,14 @@ class LocalPipeline:
             if upload.execution is not None:
                 futures.append(upload.execution)
         return uploaded, not_uploaded
+
+    def _abort_backfill(self, execution: StoredExecution) -> None:
+        cause = (
+            f"The runner (process {execution.owner_pid}) stopped before this backfill ended; "
+            "`facepipe backfill` again skips the images it did."
+        )
+        if self.executions.abort(execution.execution_arn, error="Runner.Stopped", cause=cause):
+            self.map_runs.abort_unfinished(execution.execution_arn, datetime.now(UTC))
 
     def _abort_abandoned(self, execution: StoredExecution) -> bool:
         return self._abort(

@@ -85,6 +85,54 @@ _SCHEMA = [
         "ALTER TABLE planned_uploads ADD COLUMN etag TEXT",
         "CREATE UNIQUE INDEX planned_uploads_claim ON planned_uploads (bucket, object_key, etag)",
     ),
+    (
+        # What the engine's redrive needs of an execution (facepipe/engine/README.md, "What
+        # the host keeps"), and which workflow it ran: "image" (face_pipeline.asl.json, one
+        # upload) or "backfill" (backfill.asl.json over a prefix).
+        "ALTER TABLE executions ADD COLUMN definition TEXT",
+        "ALTER TABLE executions ADD COLUMN checkpoint TEXT",
+        "ALTER TABLE executions ADD COLUMN redrive_count INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE executions ADD COLUMN redrive_date TEXT",
+        "ALTER TABLE executions ADD COLUMN kind TEXT NOT NULL DEFAULT 'image'",
+        # Map Runs of a Distributed Map and their child executions (map_runs.py).
+        """CREATE TABLE map_runs (
+            map_run_arn TEXT PRIMARY KEY,
+            execution_arn TEXT NOT NULL,        -- the execution whose Map state started it
+            state_machine_arn TEXT NOT NULL,
+            max_concurrency INTEGER NOT NULL,
+            tolerated_failure_percentage REAL NOT NULL,
+            tolerated_failure_count INTEGER NOT NULL,
+            start_date TEXT NOT NULL,
+            status TEXT NOT NULL,
+            stop_date TEXT,
+            item_counts TEXT NOT NULL,          -- JSON, DescribeMapRun's itemCounts
+            execution_counts TEXT NOT NULL,     -- JSON, DescribeMapRun's executionCounts
+            redrive_count INTEGER NOT NULL,
+            redrive_date TEXT
+        )""",
+        "CREATE INDEX map_runs_by_execution ON map_runs (execution_arn, start_date)",
+        """CREATE TABLE map_run_children (
+            execution_arn TEXT PRIMARY KEY,
+            map_run_arn TEXT NOT NULL,
+            name TEXT NOT NULL,
+            state_machine_arn TEXT NOT NULL,
+            execution_type TEXT NOT NULL,
+            item_count INTEGER NOT NULL,
+            input TEXT NOT NULL,                -- JSON text, as the child got it
+            start_date TEXT NOT NULL,
+            status TEXT NOT NULL,
+            stop_date TEXT,
+            output TEXT,
+            error TEXT,
+            cause TEXT,
+            child_index INTEGER,
+            checkpoint TEXT,                    -- JSON
+            redrive_count INTEGER NOT NULL,
+            redrive_date TEXT,
+            history TEXT                        -- JSON list, once a STANDARD child ended
+        )""",
+        "CREATE INDEX map_run_children_by_run ON map_run_children (map_run_arn, start_date)",
+    ),
 ]
 
 

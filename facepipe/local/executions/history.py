@@ -20,9 +20,11 @@ from facepipe.local.executions.file import RUNNING, ExecutionsFile, to_json
 from facepipe.local.executions.pending import link_execution, resolve
 
 if TYPE_CHECKING:
-    from facepipe.engine import ExecutionResult
+    from facepipe.engine import ExecutionRecord, ExecutionResult
 
 ABORTED = "ABORTED"
+IMAGE, BACKFILL = "image", "backfill"  # the two workflows an execution may run
+_REDRIVABLE = ("FAILED", "TIMED_OUT", "ABORTED")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,33 @@ class StoredExecution:
     cause: str | None
     owner_runner: str
     owner_pid: int
+    kind: str = IMAGE  # IMAGE (one upload) or BACKFILL (a prefix, through a Map Run)
+    definition: str | None = None  # the definition text it ran (substitutions applied)
+    checkpoint: Any = None  # where it stopped (the engine's checkpoint), for a redrive
+    redrive_count: int = 0
+    redrive_date: str | None = None
+
+    def record(self, history: list[dict[str, Any]]) -> ExecutionRecord:
+        """What the engine's redrive takes (``ExecutionRecord``), with ``history``."""
+        from facepipe.engine import ExecutionRecord
+
+        return ExecutionRecord(
+            execution_arn=self.execution_arn,
+            name=self.name,
+            status=self.status,
+            input=self.input,
+            start_date=datetime.fromisoformat(self.start_date),
+            stop_date=datetime.fromisoformat(self.stop_date) if self.stop_date else None,
+            history=history,
+            checkpoint=self.checkpoint,
+            definition=self.definition,
+            redrive_count=self.redrive_count,
+            redrive_date=datetime.fromisoformat(self.redrive_date) if self.redrive_date else None,
+            state_machine_arn=self.state_machine_arn,
+            output=self.output,
+            error=self.error,
+            cause=self.cause,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +87,9 @@ class StoredExecution:
             "output": self.output,
             "error": self.error,
             "cause": self.cause,
+            "kind": self.kind,
+            "redriveCount": self.redrive_count,
+            "redriveDate": self.redrive_date,
         }
 
 
@@ -80,14 +112,16 @@ class ExecutionHistory:
         input: Any,
         start_date: datetime,
         pending_event_id: str | None = None,
+        kind: str = IMAGE,
+        definition: str | None = None,
     ) -> None:
         """Record a RUNNING execution; the pending event it resolves learns of it in the same
         write, so a kill can never leave the one without the other (and a resume run twice)."""
         with self._file.write() as conn:
             conn.execute(
                 "INSERT INTO executions (execution_arn, name, state_machine_arn, bucket,"
-                " image_key, version_id, status, start_date, input, owner_runner, owner_pid)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " image_key, version_id, status, start_date, input, owner_runner, owner_pid,"
+                " kind, definition) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     execution_arn,
                     name,
@@ -100,6 +134,8 @@ class ExecutionHistory:
                     to_json(input),
                     self._file.runner_id,
                     os.getpid(),
+                    kind,
+                    definition,
                 ),
             )
             if pending_event_id is not None:
@@ -120,6 +156,7 @@ class ExecutionHistory:
         return HistoryWriter(self, execution_arn)
 
     def finish(self, result: ExecutionResult, *, pending_event_id: str | None = None) -> None:
+        """Store how a run (or a redrive) ended, with what a later redrive needs."""
         self.mark_stopped(
             result.execution_arn,
             status=result.status,
@@ -129,6 +166,40 @@ class ExecutionHistory:
             cause=result.cause,
             pending_event_id=pending_event_id,
         )
+        with self._file.write() as conn:
+            conn.execute(
+                "UPDATE executions SET definition = ?, checkpoint = ?, redrive_count = ?,"
+                " redrive_date = ? WHERE execution_arn = ?",
+                (
+                    result.definition or None,
+                    None if result.checkpoint is None else to_json(result.checkpoint),
+                    result.redrive_count,
+                    result.redrive_date.isoformat() if result.redrive_date else None,
+                    result.execution_arn,
+                ),
+            )
+
+    def begin_redrive(self, execution_arn: str) -> bool:
+        """Set an unsuccessful execution RUNNING again, this runner's, for its redrive (so a
+        second redrive of it is refused while this one runs); False if it was not
+        unsuccessful any more (another process got there first)."""
+        with self._file.write() as conn:
+            changed = conn.execute(
+                "UPDATE executions SET status = ?, stop_date = NULL, owner_runner = ?,"
+                f" owner_pid = ? WHERE execution_arn = ? AND status IN {_REDRIVABLE}",
+                (RUNNING, self._file.runner_id, os.getpid(), execution_arn),
+            ).rowcount
+        return changed == 1
+
+    def unsuccessful_since(self, since: datetime) -> list[StoredExecution]:
+        """FAILED, TIMED_OUT and ABORTED executions that stopped at ``since`` or later,
+        oldest first."""
+        rows = self._file.db.connection().execute(
+            f"SELECT * FROM executions WHERE status IN {_REDRIVABLE} AND stop_date >= ?"
+            " ORDER BY stop_date, rowid",
+            (since.isoformat(),),
+        )
+        return [_execution(row) for row in rows]
 
     def mark_stopped(
         self,
@@ -217,7 +288,7 @@ class ExecutionHistory:
 
     def for_image(self, image_key: str, version_id: str | None = None) -> list[StoredExecution]:
         """Executions of one image (one version of it, if given), newest first."""
-        sql = "SELECT * FROM executions WHERE image_key = ?"
+        sql = "SELECT * FROM executions WHERE image_key = ? AND kind = 'image'"
         params: list[object] = [image_key]
         if version_id is not None:
             sql += " AND version_id = ?"
@@ -289,4 +360,9 @@ def _execution(row: Any) -> StoredExecution:
         cause=row["cause"],
         owner_runner=row["owner_runner"],
         owner_pid=row["owner_pid"],
+        kind=row["kind"],
+        definition=row["definition"],
+        checkpoint=json.loads(row["checkpoint"]) if row["checkpoint"] is not None else None,
+        redrive_count=int(row["redrive_count"]),
+        redrive_date=row["redrive_date"],
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from facepipe.local.executions.file import ExecutionsFile
 from facepipe.local.executions.history import ExecutionHistory
+from facepipe.local.executions.map_runs import SqliteMapRunStore
 from facepipe.local.executions.pending import PendingEvents
 from facepipe.local.executions.uploads import UploadJournal
 
@@ -20,6 +21,7 @@ class ExecutionStore(ExecutionHistory):
         super().__init__(self._file)
         self.pending = PendingEvents(self._file)
         self.uploads = UploadJournal(self._file)
+        self.map_runs = SqliteMapRunStore(self._file)
 
     @property
     def path(self) -> Path:

@@ -32,7 +32,11 @@ class MaildirOutbox:
         self.folder = folder
         self.addresses = addresses
         self._faults = faults
-        mailbox.Maildir(folder, create=True)  # tmp/, new/, cur/
+        # tmp/, new/, cur/ made here: Maildir(create=True) checks and then makes, so two
+        # runners starting on a new data home at once could meet FileExistsError.
+        for sub in ("tmp", "new", "cur"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        mailbox.Maildir(folder, create=False)
 
     @property
     def delivery(self) -> Delivery:

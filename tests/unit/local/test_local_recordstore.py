@@ -259,8 +259,9 @@ def test_list_records_newest_first_with_filters(store: SqliteRecordStore):
 def test_the_file_is_wal_and_schema_versioned(store: SqliteRecordStore):
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    # 2: who holds a notification claim; 3: when its email was sent, and the message id
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    # 2: who holds a notification claim; 3: when its email was sent, and the message id;
+    # 4: the backfill items (a backfill's tally)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
 
 
 def test_a_file_from_a_newer_facepipe_is_refused_with_a_clear_error(tmp_path: Path):
@@ -269,7 +270,7 @@ def test_a_file_from_a_newer_facepipe_is_refused_with_a_clear_error(tmp_path: Pa
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA user_version = 99")
 
-    with pytest.raises(SchemaTooNewError, match=r"schema version 99.*only knows up to 3"):
+    with pytest.raises(SchemaTooNewError, match=r"schema version 99.*only knows up to 4"):
         SqliteRecordStore(path)
 
 
