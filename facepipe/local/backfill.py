@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from facepipe.engine import ApiError, Clock, ExecutionResult, StateMachine, SystemClock
+from facepipe.engine import ApiError, Clock, ExecutionResult, StateMachine
+from facepipe.local.clock import StoppableClock
 from facepipe.local.engine_bucket import EngineBucket
 from facepipe.local.events.bus import LOCAL_ACCOUNT
 from facepipe.local.executions import BACKFILL, StoredExecution
@@ -81,30 +82,6 @@ LOCAL_TABLE = "facepipe-records"
 LOCAL_TOPIC = f"arn:aws:sns:local:{LOCAL_ACCOUNT}:facepipe-alerts"
 FAILED = "FAILED"
 RESULTS_PREFIX = "backfill-results"  # as infra/backfill.py: outside uploads/, never a trigger
-
-
-class StopClock:
-    """The engine's clock whose waits (retry backoff) end early once ``stop`` is set: the
-    stopped execution then ends before its next state, instead of sitting out a backoff."""
-
-    def __init__(self, clock: Clock | None, stop: threading.Event) -> None:
-        self._clock: Clock = clock or SystemClock()
-        self._stop = stop
-
-    @property
-    def is_real(self) -> bool:
-        return self._clock.is_real
-
-    def now(self) -> datetime:
-        return self._clock.now()
-
-    def sleep(self, seconds: float) -> None:
-        if self._stop.is_set():
-            return
-        if self._clock.is_real:
-            self._stop.wait(seconds)
-        else:
-            self._clock.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -182,7 +159,9 @@ class LocalBackfill:
                 _input(request),
                 resolver=self.resolver,
                 execution_name=stored.name,
-                clock=StopClock(self.pipeline.options.clock, self.pipeline.stopping),
+                clock=StoppableClock(
+                    self.pipeline.options.clock, self.pipeline.stopping, raising=False
+                ),
                 on_event=history,
                 object_store=self.bucket,
                 stop=self.pipeline.stopping,
@@ -241,7 +220,7 @@ def redrive(pipeline: Host, execution_arn: str) -> ExecutionResult:
         result = machine.redrive(
             record,
             resolver=resolver,
-            clock=StopClock(pipeline.options.clock, pipeline.stopping),
+            clock=StoppableClock(pipeline.options.clock, pipeline.stopping, raising=False),
             on_event=history,
             object_store=backfill.bucket if backfill is not None else None,
             stop=pipeline.stopping,

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
-from facepipe.engine import Clock, ExecutionResult, StateMachine, SystemClock
+from facepipe.engine import Clock, ExecutionResult, StateMachine
+from facepipe.local.clock import RunnerStopped, StoppableClock
 from facepipe.local.detection import LocalDetector
 from facepipe.local.events.bus import (
     LOCAL_ACCOUNT,
@@ -98,35 +99,6 @@ def local_execution_reference(execution_arn: str) -> str:
 
 def default_workers() -> int:
     return os.cpu_count() or 1
-
-
-class RunnerStopped(Exception):
-    """Raised inside an execution waiting to retry when its runner is asked to stop."""
-
-
-class StoppableClock:
-    """The engine's clock, whose waits (retry backoff, Wait states) end when ``stop`` is set:
-    an execution that would sit out a retry is handed to the next runner instead."""
-
-    def __init__(self, clock: Clock | None, stop: threading.Event) -> None:
-        self._clock: Clock = clock or SystemClock()
-        self._stop = stop
-
-    @property
-    def is_real(self) -> bool:
-        return self._clock.is_real
-
-    def now(self) -> datetime:
-        return self._clock.now()
-
-    def sleep(self, seconds: float) -> None:
-        if self._stop.is_set():
-            raise RunnerStopped
-        if self._clock.is_real:
-            if self._stop.wait(seconds):
-                raise RunnerStopped
-        else:
-            self._clock.sleep(seconds)
 
 
 def detect_config(
