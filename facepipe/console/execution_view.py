@@ -68,7 +68,8 @@ def map_runs_payload(
     source: ConsoleSource, detail: ExecutionDetail, definition: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """The execution's Map Runs (DescribeMapRun), each with the Map state that started it
-    and its children's type (STANDARD children can be opened; EXPRESS ones have no history)."""
+    and its children's type (STANDARD children can be opened; EXPRESS ones have no history,
+    and open only where the source reads their logged events: offline)."""
     states = map_run_states(detail.history)
     if not states:  # no MapRunStarted in the history: nothing to ask the source for
         return []
@@ -76,7 +77,10 @@ def map_runs_payload(
     for run in source.map_runs(detail.item.execution_arn):
         state = states.get(run["mapRunArn"])
         kind = child_execution_type(definition, state) if state else "STANDARD"
-        runs.append({**run, "stateName": state, "childExecutionType": kind})
+        openable = kind == "STANDARD" or getattr(source, "opens_express_children", False)
+        runs.append(
+            {**run, "stateName": state, "childExecutionType": kind, "childrenOpenable": openable}
+        )
     return runs
 
 

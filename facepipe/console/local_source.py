@@ -60,6 +60,9 @@ class LocalConsoleSource:
     their pages draw their own definitions when the store keeps none with the execution.
     """
 
+    # An EXPRESS child's page draws the events its log group would hold (offline only).
+    opens_express_children = True
+
     def __init__(
         self,
         pipeline: LocalPipeline,
@@ -120,15 +123,21 @@ class LocalConsoleSource:
             parent_arn = api.describe_map_run(described["mapRunArn"])["executionArn"]
         except ApiError:
             return None
+        express = False
         try:
             history: list[dict[str, Any]] | None = api.get_execution_history(execution_arn)[
                 "events"
             ]
-        except ApiError:  # EXPRESS: no history, as in AWS
-            history = None
+        except ApiError:  # EXPRESS: no history in the API, as in AWS; its logged events
+            express, history = True, api.logged_history(execution_arn)["events"]
         parent = self.execution(parent_arn)  # a nested Map Run's parent is a child itself
         return child_detail(
-            described, parent, lambda: self.definition, history, self.pipeline.options.bucket
+            described,
+            parent,
+            lambda: self.definition,
+            history,
+            self.pipeline.options.bucket,
+            express=express,
         )
 
     def map_runs(self, execution_arn: str) -> list[dict[str, Any]]:

@@ -12,7 +12,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from facepipe.console.source import EXPRESS_NOTE, ChildPage, ExecutionDetail, ExecutionItem
+from facepipe.console.source import (
+    EXPRESS_LOGGED_NOTE,
+    EXPRESS_NOTE,
+    ChildPage,
+    ExecutionDetail,
+    ExecutionItem,
+)
 from facepipe.graph.maprun import item_processor, map_run_states
 from facepipe.summary import face_count
 
@@ -39,9 +45,12 @@ def child_detail(
     source_definition: Callable[[], dict[str, Any]],
     history: list[dict[str, Any]] | None,
     bucket: str,
+    *,
+    express: bool | None = None,
 ) -> ExecutionDetail:
     """A Map Run child (DescribeExecution's answer) with the graph it ran and its history
-    (None for an EXPRESS child, whose history AWS does not keep). ``source_definition``
+    (None for an EXPRESS child whose logged events the source cannot read: AWS keeps no
+    history of it; ``express`` with events: those its log group holds). ``source_definition``
     gives the source's own definition, for a parent that ran it."""
     map_run_arn = described.get("mapRunArn")
     definition = None
@@ -49,7 +58,7 @@ def child_detail(
         state = map_run_states(parent.history).get(map_run_arn)
         if state is not None:
             definition = item_processor(parent.definition or source_definition(), state)
-    express = history is None
+    express = history is None if express is None else express
     item = ExecutionItem(
         execution_arn=described["executionArn"],
         name=described.get("name", ""),
@@ -69,7 +78,9 @@ def child_detail(
         definition=definition or {"StartAt": "(unknown)", "States": {}},
         map_run_arn=map_run_arn,
         execution_type="EXPRESS" if express else "STANDARD",
-        history_note=EXPRESS_NOTE if express else None,
+        history_note=(EXPRESS_NOTE if history is None else EXPRESS_LOGGED_NOTE)
+        if express
+        else None,
     )
 
 

@@ -79,6 +79,13 @@ EXPRESS_NOTE = (
     "An EXPRESS child execution has no execution history in Step Functions: AWS sends it to"
     " CloudWatch Logs only, when the state machine's logging is on."
 )
+# Offline, the events an EXPRESS child's log group would hold are kept, and drawn as the AWS
+# console draws an Express execution from its logs.
+EXPRESS_LOGGED_NOTE = (
+    "An EXPRESS child execution has no execution history in Step Functions: these are its"
+    " events as the state machine's log group holds them (level ALL, without execution data),"
+    " which is where the AWS console reads an Express execution from."
+)
 
 
 @dataclass

@@ -401,7 +401,9 @@ class _Lanes:
             history.record("ExecutionSucceeded", history.last_id, data_details("output", text))
         record.stop_date = clock.now()
         self.run_record.count(item_count, RUNNING, record.status)
-        store.save_child(record, history.events if self.execution_type == "STANDARD" else None)
+        # An EXPRESS child's events are kept too, as the state machine's log group would
+        # hold them (the API still refuses its history: MapRunApi.logged_history reads them).
+        store.save_child(record, history.events)
         return record
 
 

@@ -157,6 +157,7 @@ class StateMachine:
         self.list_executions = api.list_executions
         self.describe_execution = api.describe_execution
         self.get_execution_history = api.get_execution_history
+        self.logged_history = api.logged_history  # an EXPRESS child's logged events
 
     def run(
         self,

@@ -214,6 +214,7 @@ function mapRunBlock(run) {
 function selectMapRun(run) {
   children.runArn = run.mapRunArn;
   children.express = run.childExecutionType === "EXPRESS";
+  children.openable = run.childrenOpenable !== false;
   children.tokens = [null];
   children.page = 0;
   document.querySelectorAll(".map-run").forEach((b) => b.classList.toggle("selected", b.dataset.mapRun === run.mapRunArn));
@@ -236,9 +237,11 @@ async function refreshChildren() {
   $("children-section").hidden = false;
   $("children-of").textContent = children.runArn;
   $("children-note").hidden = !children.express;
-  $("children-note").textContent = children.express
-    ? "EXPRESS children: Step Functions keeps their history only in CloudWatch Logs, so they cannot be opened here."
-    : "";
+  $("children-note").textContent = !children.express
+    ? ""
+    : children.openable
+      ? "EXPRESS children: Step Functions keeps no history of them; each page draws the events their log group holds."
+      : "EXPRESS children: Step Functions keeps their history only in CloudWatch Logs, so they cannot be opened here.";
   const body = $("children").tBodies[0];
   body.replaceChildren();
   for (const child of data.executions) {
@@ -246,7 +249,7 @@ async function refreshChildren() {
     row.dataset.arn = child.executionArn;
     row.className = `status-${child.status.toLowerCase()}`;
     cell(row, child.status, "badge");
-    if (children.express) cell(row, child.name);
+    if (!children.openable) cell(row, child.name);
     else {
       const link = document.createElement("a");
       link.href = `/execution?arn=${encodeURIComponent(child.executionArn)}`;

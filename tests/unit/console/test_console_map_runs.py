@@ -166,16 +166,18 @@ def test_a_standard_child_opens_with_its_item_processor_graph_and_history(
     assert child["mapRuns"] == []
 
 
-def test_an_express_child_is_listed_with_the_note_that_aws_keeps_no_history(
-    console: MapRunConsole,
-) -> None:
+def test_an_express_child_is_drawn_from_its_logged_events(console: MapRunConsole) -> None:
+    """Step Functions keeps no history of an EXPRESS child (GetExecutionHistory refuses it);
+    its log group holds its events, and the console draws those, saying so."""
     [run] = console.ok("/api/execution?arn=" + quote(console.express_parent_arn))["mapRuns"]
-    assert run["childExecutionType"] == "EXPRESS"
+    assert run["childExecutionType"] == "EXPRESS" and run["childrenOpenable"] is True
     listed = console.ok(f"/api/map-run/executions?arn={quote(run['mapRunArn'])}")["executions"]
     assert {e["status"] for e in listed} == {"SUCCEEDED", "FAILED"}
     child = console.ok("/api/execution?arn=" + quote(listed[0]["executionArn"]))
-    assert child["executionType"] == "EXPRESS" and child["history"] == []
-    assert "CloudWatch Logs" in child["historyNote"]
+    assert child["executionType"] == "EXPRESS"
+    assert child["history"][0]["type"] == "ExecutionStarted"
+    assert child["states"], "the child's graph has the states it ran"
+    assert "log group" in child["historyNote"]
 
 
 def test_the_map_run_endpoints_keep_the_host_check(console: MapRunConsole) -> None:

@@ -110,6 +110,21 @@ def test_express_children_are_described_but_have_no_history():
     assert refused.value.code == "InvalidArn"
 
 
+def test_an_express_childs_logged_events_are_kept_without_execution_data():
+    """What the state machine's log group holds at level ALL without execution data (the
+    project's LogOptions): the events, each without its input and output; the Step Functions
+    console draws an Express execution from those."""
+    machine, result = machine_and_run(distributed_map(execution_type="EXPRESS"), [1])
+    map_run_arn = machine.list_map_runs(result.execution_arn)["mapRuns"][0]["mapRunArn"]
+    (child,) = machine.list_executions(map_run_arn=map_run_arn)["executions"]
+    events = machine.logged_history(child["executionArn"])["events"]
+    assert events[0]["type"] == "ExecutionStarted" and events[-1]["type"] == "ExecutionSucceeded"
+    for event in events:
+        for name, details in event.items():
+            if name.endswith("EventDetails"):
+                assert "input" not in details and "output" not in details, event
+
+
 def test_a_failed_child_fails_the_map_run_with_the_threshold_error():
     machine, result = machine_and_run(distributed_map(FAIL_ON_ZERO, MaxConcurrency=1), [1, 0])
     assert (result.error, result.cause) == (
