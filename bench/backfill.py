@@ -34,8 +34,6 @@ duplicate_emails=E lost=L peak_rss_mb=M`` for the 10,000-object run.
 from __future__ import annotations
 
 import argparse
-import io
-import random
 import sys
 import tempfile
 import threading
@@ -46,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline import bench_pipeline, memory_mb  # bench/pipeline.py
+from pipeline import bench_pipeline, memory_mb, sample_crops  # bench/pipeline.py
 
 from facepipe.local.backfill import BackfillRequest
 from facepipe.local.faults import parse_faults
@@ -56,7 +54,6 @@ from facepipe.local.mail.notifier import MaildirOutbox
 from facepipe.local.objectstore import LocalObjectStore
 from facepipe.local.recordstore import SqliteRecordStore
 from facepipe.local.runtime import LocalPipeline, PipelineOptions, route_step_logs
-from facepipe.samples import sample_images
 from lambdas.domain.model import Email, FaceRecord
 
 SIZE = (160, 120)
@@ -68,20 +65,7 @@ PRE_RECORDED_ARN = "arn:bench:recorded-before-the-backfill"
 
 def make_variants(folder: Path) -> list[bytes]:
     """``VARIANTS`` distinct small JPEGs cut from the sample photos."""
-    from PIL import Image
-
-    rng = random.Random(SEED)
-    photos = [Image.open(p).convert("RGB") for p in sample_images(folder / "samples")]
-    variants = []
-    for index in range(VARIANTS):
-        photo = photos[index % len(photos)]
-        scale = rng.uniform(0.8, 1.0)
-        width, height = round(photo.width * scale), round(photo.height * scale)
-        left, top = rng.randint(0, photo.width - width), rng.randint(0, photo.height - height)
-        out = io.BytesIO()
-        photo.crop((left, top, left + width, top + height)).resize(SIZE).save(out, "JPEG")
-        variants.append(out.getvalue())
-    return variants
+    return sample_crops(VARIANTS, folder, SIZE, seed=SEED, min_scale=0.8)
 
 
 @dataclass(frozen=True)

@@ -43,23 +43,41 @@ SIZE = (640, 480)
 SEED = 20261125
 
 
-def make_variants(count: int, folder: Path) -> list[Path]:
-    """``count`` distinct 640x480 JPEGs cut from the sample photos."""
+def sample_crops(
+    count: int,
+    folder: Path,
+    size: tuple[int, int],
+    *,
+    seed: int,
+    min_scale: float,
+    quality: int = 75,
+) -> list[bytes]:
+    """``count`` distinct JPEGs of ``size``: random crops (``min_scale``..1 of each side) of
+    the sample photos, the same ones for the same seed."""
     from PIL import Image
 
-    rng = random.Random(SEED)
+    rng = random.Random(seed)
     photos = [Image.open(p).convert("RGB") for p in sample_images(folder / "samples")]
-    paths = []
+    crops = []
     for index in range(count):
         photo = photos[index % len(photos)]
-        scale = rng.uniform(0.6, 1.0)
+        scale = rng.uniform(min_scale, 1.0)
         width, height = round(photo.width * scale), round(photo.height * scale)
         left, top = rng.randint(0, photo.width - width), rng.randint(0, photo.height - height)
-        variant = photo.crop((left, top, left + width, top + height)).resize(SIZE)
-        path = folder / f"variant-{index:04d}.jpg"
         out = io.BytesIO()
-        variant.save(out, "JPEG", quality=88)
-        path.write_bytes(out.getvalue())
+        crop = photo.crop((left, top, left + width, top + height)).resize(size)
+        crop.save(out, "JPEG", quality=quality)
+        crops.append(out.getvalue())
+    return crops  # fmt: skip
+
+
+def make_variants(count: int, folder: Path) -> list[Path]:
+    """``count`` distinct 640x480 JPEGs cut from the sample photos."""
+    paths = []
+    crops = sample_crops(count, folder, SIZE, seed=SEED, min_scale=0.6, quality=88)
+    for index, data in enumerate(crops):
+        path = folder / f"variant-{index:04d}.jpg"
+        path.write_bytes(data)
         paths.append(path)
     return paths
 

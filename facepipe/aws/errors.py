@@ -16,6 +16,7 @@ from botocore.exceptions import (
     ConnectionError as EndpointUnreachable,
 )
 from botocore.parsers import ResponseParserError
+from botocore.retries.standard import ThrottledRetryableChecker, TransientRetryableChecker
 
 
 class AwsAccessError(RuntimeError):
@@ -35,15 +36,11 @@ _CREDENTIALS = (
 )
 _DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 _EXPIRED = ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId")
-# botocore's own list of throttling codes, plus the service-side ones (standard retry mode).
-_TRY_AGAIN = (
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-    "TooManyRequestsException", "ProvisionedThroughputExceededException",
-    "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-    "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
-    "EC2ThrottledException", "ServiceUnavailable", "InternalError", "InternalServerError",
-    "InternalFailure", "ServiceException",
-)  # fmt: skip
+# Codes botocore's standard retry mode retries as throttling or transient (its own lists;
+# answers with a 5xx status count too, below).
+_TRY_AGAIN = frozenset(
+    getattr(ThrottledRetryableChecker, "_THROTTLED_ERROR_CODES", ())
+) | frozenset(getattr(TransientRetryableChecker, "_TRANSIENT_ERROR_CODES", ()))
 
 
 def explain(

@@ -51,6 +51,26 @@ def pipeline(home: DataHome, clock: FakeClock, plan: FaultPlan) -> LocalPipeline
     return LocalPipeline(home, options, faults=plan, environ=MAIL_ENV)
 
 
+def run_all(
+    running: LocalPipeline, images: list[Path], prefix: str
+) -> tuple[list[Any], list[list[dict[str, Any]]], list[Any]]:
+    """Upload each image and wait: the outcomes, their histories and the records."""
+    uploads = [running.upload(image, f"{prefix}{n}.jpg") for n, image in enumerate(images)]
+    outcomes = [upload.execution.result() for upload in uploads if upload.execution]
+    histories = [running.executions.history(o.execution_arn) for o in outcomes]
+    return outcomes, histories, running.records.list_records(limit=100)
+
+
+def task_failures(histories: list[list[dict[str, Any]]]) -> list[str]:
+    """The error of every TaskFailed event, in every history."""
+    return [
+        event["taskFailedEventDetails"]["error"]
+        for history in histories
+        for event in history
+        if event["type"] == "TaskFailed"
+    ]
+
+
 def test_a_detector_capped_at_two_calls_per_second_loses_no_image(
     home: DataHome, clock: FakeClock, samples: dict[str, Path]
 ) -> None:
@@ -61,18 +81,10 @@ def test_a_detector_capped_at_two_calls_per_second_loses_no_image(
     images = [samples[PORTRAIT], samples[NO_FACES]] * 6
     options = PipelineOptions(detector="yunet", workers=2, clock=clock)
     with LocalPipeline(home, options, faults=plan, environ=MAIL_ENV) as running:
-        uploads = [running.upload(image, f"uploads/tps-{n}.jpg") for n, image in enumerate(images)]
-        outcomes = [upload.execution.result() for upload in uploads if upload.execution]
-        histories = [running.executions.history(o.execution_arn) for o in outcomes]
-        records = running.records.list_records(limit=100)
+        outcomes, histories, records = run_all(running, images, "uploads/tps-")
 
     assert [o.status for o in outcomes] == ["SUCCEEDED"] * len(images)
-    refused = [
-        event["taskFailedEventDetails"]["error"]
-        for history in histories
-        for event in history
-        if event["type"] == "TaskFailed"
-    ]
+    refused = task_failures(histories)
     assert refused and set(refused) == {"ProvisionedThroughputExceededException"}
     assert len(records) == len(images) and {r.status for r in records} == {"DETECTED"}
 
@@ -83,18 +95,10 @@ def test_five_percent_detector_and_store_faults_are_retried_away(
     plan = fault_plan(clock, rates={"detector": 0.05, "store": 0.05}, seed=11)
     images = [samples[PORTRAIT], samples[GROUP], samples[NO_FACES]] * 10
     with pipeline(home, clock, plan) as running:
-        uploads = [running.upload(image, f"uploads/{n}.jpg") for n, image in enumerate(images)]
-        outcomes = [upload.execution.result() for upload in uploads if upload.execution]
-        histories = [running.executions.history(o.execution_arn) for o in outcomes]
-        records = running.records.list_records(limit=100)
+        outcomes, histories, records = run_all(running, images, "uploads/")
 
     assert [o.status for o in outcomes] == ["SUCCEEDED"] * len(images)
-    failed_tasks = [
-        event["taskFailedEventDetails"]["error"]
-        for history in histories
-        for event in history
-        if event["type"] == "TaskFailed"
-    ]
+    failed_tasks = task_failures(histories)
     assert failed_tasks, "the plan injected no fault at all"
     assert set(failed_tasks) <= {"ThrottlingException", "ProvisionedThroughputExceededException"}
     retried = sum(
