@@ -112,8 +112,9 @@ def test_express_children_are_described_but_have_no_history():
 
 def test_an_express_childs_logged_events_are_kept_without_execution_data():
     """What the state machine's log group holds at level ALL without execution data (the
-    project's LogOptions): the events, each without its input and output; the Step Functions
-    console draws an Express execution from those."""
+    project's LogOptions; Step Functions developer guide, "Logging in CloudWatch Logs":
+    includeExecutionData false leaves out input and output): the events, each without its
+    input and output; the Step Functions console draws an Express execution from those."""
     machine, result = machine_and_run(distributed_map(execution_type="EXPRESS"), [1])
     map_run_arn = machine.list_map_runs(result.execution_arn)["mapRuns"][0]["mapRunArn"]
     (child,) = machine.list_executions(map_run_arn=map_run_arn)["executions"]
